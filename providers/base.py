@@ -249,6 +249,8 @@ def describe_error(exc: BaseException) -> str:
         status = getattr(exc, "code", None)
     if isinstance(status, int) and status > 0:
         return one_line(f"HTTP {status}: {_status_message(exc)}")
+    if type(exc).__module__.startswith("providers."):
+        return one_line(str(exc))  # our own errors are already worded for the user
     chain = _chain(exc)
     bad_json = next((e for e in chain if isinstance(e, json.JSONDecodeError)), None)
     if bad_json is not None:

@@ -1,0 +1,268 @@
+"""The race engine: one prompt over many models, in a chosen mode, measured honestly.
+
+Fairness rules, the same for every mode: clients are built (SDKs imported, servers started)
+before a run's clock starts, and reused for every request in that run. A model's failure is
+recorded in its own result and never cancels, delays or hides another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from providers.base import Adapter
+from providers.events import Event, Failed, Finished, Started, Status, TextDelta, Usage
+from providers.record import Result, Run, State
+from providers.request import Request
+
+MODE_NAMES = ("sync", "async", "both", "threads", "limit=N")
+
+
+class ModeError(ValueError):
+    """An unknown or malformed run mode."""
+
+
+@dataclass(frozen=True, slots=True)
+class Mode:
+    name: str
+    limit: int | None = None
+
+    def __str__(self) -> str:
+        return f"limit={self.limit}" if self.name == "limit" else self.name
+
+    def sides(self) -> tuple[Mode, ...]:
+        """`both` is a sync run followed by an async run of the same models."""
+        return (Mode("sync"), Mode("async")) if self.name == "both" else (self,)
+
+    @property
+    def concurrent(self) -> bool:
+        return self.name != "sync"
+
+
+def parse_mode(text: str) -> Mode:
+    raw = text.strip().lower()
+    if raw in ("sync", "async", "both", "threads"):
+        return Mode(raw)
+    name, sep, value = raw.partition("=")
+    if name == "limit" and sep:
+        try:
+            limit = int(value)
+        except ValueError:
+            raise ModeError(
+                f"bad mode {text!r}: limit needs a number, e.g. limit=2"
+            ) from None
+        if limit < 1:
+            raise ModeError(f"bad mode {text!r}: limit must be at least 1")
+        return Mode("limit", limit)
+    raise ModeError(f"unknown mode {text!r}; choose one of {', '.join(MODE_NAMES)}")
+
+
+def default_pool_size() -> int:
+    """Python's default executor size, which is what `asyncio.to_thread` gets."""
+    return min(32, (os.cpu_count() or 1) + 4)
+
+
+def apply_event(result: Result, event: Event) -> None:
+    """Fold one stream event into a result; late events after the end are ignored."""
+    if result.state.over:
+        return
+    if isinstance(event, TextDelta):
+        if result.first_token is None:
+            result.first_token = event.t
+            result.state = State.STREAMING
+        result.chunks.append(event.text)
+        result.chunk_times.append(event.t)
+    elif isinstance(event, Started):
+        result.start = event.t
+        result.state = State.WAITING
+    elif isinstance(event, Usage):
+        result.input_tokens = event.input_tokens
+        result.reported_output_tokens = event.output_tokens
+    elif isinstance(event, Finished):
+        result.end = event.t
+        result.state = State.DONE
+    elif isinstance(event, Failed):
+        result.end = event.t
+        result.error = event.error
+        result.state = State.CANCELLED if event.error == "cancelled" else State.FAILED
+    elif isinstance(event, Status):
+        result.status = event.message
+
+
+def mark_cancelled(result: Result, now: float | None = None) -> None:
+    """Stop a result where it stands, keeping whatever text had arrived."""
+    if result.state.over:
+        return
+    result.end = now if now is not None else time.perf_counter()
+    if result.start is None:
+        result.start = result.end
+    result.error = "cancelled"
+    result.state = State.CANCELLED
+
+
+class Race:
+    """Runs `request` over `adapters` in `mode`; `runs` exist (and fill live) from the start."""
+
+    def __init__(self, adapters: Sequence[Adapter], request: Request, mode: Mode) -> None:
+        self.adapters = list(adapters)
+        self.request = request
+        self.mode = mode
+        self.runs = [
+            Run(
+                mode=str(side),
+                results=[Result(str(a.spec)) for a in self.adapters],
+                concurrent=side.concurrent,
+                limit=side.limit,
+                pool_size=default_pool_size() if side.name == "threads" else None,
+            )
+            for side in mode.sides()
+        ]
+        self._cancel = threading.Event()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def cancel(self) -> None:
+        """Stop what is streaming, keep what arrived. Safe to call from any thread."""
+        self._cancel.set()
+        for run in self.runs:
+            if not run.over:
+                now = time.perf_counter()
+                for result in run.results:
+                    mark_cancelled(result, now)
+
+    async def run(self) -> list[Run]:
+        """Run every side in turn. Cancelling the calling task cancels the race."""
+        try:
+            for side, run in zip(self.mode.sides(), self.runs, strict=True):
+                if self.cancelled:
+                    break
+                await self._prepare(side)
+                if self.cancelled:
+                    break
+                await self._run_side(side, run)
+        except asyncio.CancelledError:
+            self.cancel()
+            raise
+        finally:
+            self._close_open_runs()
+        return self.runs
+
+    def _close_open_runs(self) -> None:
+        now = time.perf_counter()
+        for run in self.runs:
+            for result in run.results:
+                mark_cancelled(result, now)
+            if not run.over:
+                run.cancelled = True
+                run.t0 = run.t0 or now
+                run.t_end = now
+            elif self.cancelled and any(r.state is State.CANCELLED for r in run.results):
+                run.cancelled = True
+
+    async def _prepare(self, side: Mode) -> None:
+        """Import SDKs and build clients off the event loop, before the clock starts."""
+        loop = asyncio.get_running_loop()
+        timeout = self.request.timeout
+        if side.name in ("sync", "threads"):
+            jobs = [asyncio.to_thread(a.prepare_sync, timeout) for a in self.adapters]
+        else:
+            jobs = [asyncio.to_thread(a.prepare_async, loop, timeout) for a in self.adapters]
+        await asyncio.gather(*jobs)
+
+    async def _run_side(self, side: Mode, run: Run) -> None:
+        for result in run.results:
+            result.state = State.WAITING
+        run.t0 = time.perf_counter()
+        try:
+            if side.name == "sync":
+                await self._run_sync(run)
+            else:
+                await self._run_concurrent(side, run)
+        finally:
+            # Measured when control is back, so hand-off costs count as overhead.
+            run.t_end = run.t_end or time.perf_counter()
+
+    async def _run_sync(self, run: Run) -> None:
+        """One model after another on a thread of its own: real blocking I/O, loop left free.
+
+        A daemon thread rather than the default executor, so that a stream stalled in a
+        blocking read can never hold up the program's exit after a cancel.
+        """
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+
+        def work() -> None:
+            try:
+                for adapter, result in zip(self.adapters, run.results, strict=True):
+                    if self.cancelled:
+                        mark_cancelled(result)
+                        continue
+                    self._consume_sync(adapter, result)
+            finally:
+                loop.call_soon_threadsafe(_resolve, done)
+
+        threading.Thread(target=work, name="modelrace-sync", daemon=True).start()
+        await done
+
+    async def _run_concurrent(self, side: Mode, run: Run) -> None:
+        gate = asyncio.Semaphore(side.limit) if side.limit else None
+        try:
+            async with asyncio.TaskGroup() as group:
+                for adapter, result in zip(self.adapters, run.results, strict=True):
+                    if side.name == "threads":
+                        coro = asyncio.to_thread(self._consume_sync, adapter, result)
+                    else:
+                        coro = self._consume_async(adapter, result, gate)
+                    group.create_task(_isolated(coro, result))
+        finally:
+            if side.name != "threads":
+                # After the clock: closing clients is not part of the race.
+                run.t_end = time.perf_counter()
+                await asyncio.shield(asyncio.gather(*(a.aclose() for a in self.adapters)))
+
+    def _consume_sync(self, adapter: Adapter, result: Result) -> None:
+        stream = adapter.stream_sync(self.request, self._cancel)
+        try:
+            for event in stream:
+                apply_event(result, event)
+                if result.state.over:
+                    break
+        finally:
+            stream.close()
+
+    async def _consume_async(
+        self, adapter: Adapter, result: Result, gate: asyncio.Semaphore | None
+    ) -> None:
+        if gate is None:
+            await self._stream_async(adapter, result)
+            return
+        async with gate:
+            if not self.cancelled:
+                await self._stream_async(adapter, result)
+
+    async def _stream_async(self, adapter: Adapter, result: Result) -> None:
+        async for event in adapter.stream_async(self.request):
+            apply_event(result, event)
+
+
+async def _isolated(coro: object, result: Result) -> None:
+    """Never let one model's task raise into the TaskGroup, which would cancel the others."""
+    try:
+        await coro  # type: ignore[misc]
+    except asyncio.CancelledError:
+        mark_cancelled(result)
+    except Exception as exc:
+        from providers.base import describe_error
+
+        apply_event(result, Failed(time.perf_counter(), describe_error(exc)))
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

@@ -1,0 +1,195 @@
+"""The record of a race: what each model did and when, live while it runs.
+
+The engine writes these objects as events arrive (from the event loop or a worker thread)
+and readers, such as the dashboard's timer, look at them whenever they like: each write is
+a single attribute store or list append, so a reader never sees a torn value. Everything is
+serialisable, because runs are exported and stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class State(StrEnum):
+    PREPARING = "preparing"
+    WAITING = "waiting"
+    STREAMING = "streaming"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def over(self) -> bool:
+        return self in (State.DONE, State.FAILED, State.CANCELLED)
+
+
+# Characters per token for an estimate when the API reports no usage.
+CHARS_PER_TOKEN = 4
+
+
+@dataclass(eq=False)
+class Result:
+    """One model's request within one run. Times are absolute `perf_counter()` values."""
+
+    model: str
+    state: State = State.PREPARING
+    chunks: list[str] = field(default_factory=list)
+    chunk_times: list[float] = field(default_factory=list)
+    error: str | None = None
+    status: str | None = None
+    start: float | None = None
+    first_token: float | None = None
+    end: float | None = None
+    input_tokens: int | None = None
+    reported_output_tokens: int | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(self.chunks)
+
+    @property
+    def ok(self) -> bool:
+        return self.state is State.DONE
+
+    @property
+    def output_tokens(self) -> int | None:
+        """The API's own count, else an estimate (see `tokens_estimated`)."""
+        if self.reported_output_tokens is not None:
+            return self.reported_output_tokens
+        if not self.chunks:
+            return None if self.state is State.FAILED else 0
+        return max(1, round(len(self.text) / CHARS_PER_TOKEN))
+
+    @property
+    def tokens_estimated(self) -> bool:
+        return self.reported_output_tokens is None and bool(self.chunks)
+
+    @property
+    def duration(self) -> float | None:
+        if self.start is None or self.end is None:
+            return None
+        return self.end - self.start
+
+    @property
+    def ttft(self) -> float | None:
+        if self.start is None or self.first_token is None:
+            return None
+        return self.first_token - self.start
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        """Output tokens after the first, over the generation phase (end − first token)."""
+        tokens = self.output_tokens
+        if tokens is None or tokens < 2 or self.first_token is None or self.end is None:
+            return None
+        span = self.end - self.first_token
+        return (tokens - 1) / span if span > 0 else None
+
+    @property
+    def inter_token_latency(self) -> float | None:
+        """genai-perf's ITL: (e2e − TTFT) / (tokens − 1)."""
+        tokens, ttft, e2e = self.output_tokens, self.ttft, self.duration
+        if tokens is None or tokens < 2 or ttft is None or e2e is None:
+            return None
+        return (e2e - ttft) / (tokens - 1)
+
+    def to_json(self, t0: float) -> dict[str, object]:
+        def rel(t: float | None) -> float | None:
+            return None if t is None else round(t - t0, 6)
+
+        itl = self.inter_token_latency
+        tps = self.tokens_per_s
+        return {
+            "model": self.model,
+            "ok": self.ok,
+            "text": self.text,
+            "error": self.error,
+            "start_s": rel(self.start) if self.start is not None else 0.0,
+            "first_token_s": rel(self.first_token),
+            "end_s": rel(self.end) if self.end is not None else rel(self.start) or 0.0,
+            "output_tokens": self.output_tokens,
+            "tokens_per_s": None if tps is None else round(tps, 3),
+            "state": str(self.state),
+            "tokens_estimated": self.tokens_estimated,
+            "input_tokens": self.input_tokens,
+            "inter_token_latency_s": None if itl is None else round(itl, 6),
+        }
+
+
+@dataclass(eq=False)
+class Run:
+    """One pass of the prompt over every model in one mode."""
+
+    mode: str
+    results: list[Result]
+    concurrent: bool
+    t0: float | None = None
+    t_end: float | None = None
+    # Threads mode: how many workers the executor had; the lesson is that it caps overlap.
+    pool_size: int | None = None
+    limit: int | None = None
+    cancelled: bool = False
+
+    @property
+    def over(self) -> bool:
+        return self.t_end is not None
+
+    @property
+    def wall_s(self) -> float | None:
+        if self.t0 is None or self.t_end is None:
+            return None
+        return self.t_end - self.t0
+
+    @property
+    def slots(self) -> int | None:
+        """How many requests the mode lets run at once (None: all of them)."""
+        if not self.concurrent:
+            return 1
+        return self.limit or self.pool_size
+
+    @property
+    def ideal_s(self) -> float | None:
+        """Zero-overhead wall time from the requests' own durations.
+
+        Sequential: their sum. All at once: the longest. At most N at once: the finish time
+        of the same requests, in the same order, on N slots that lose no time in between.
+        """
+        durations = [r.duration for r in self.results if r.duration is not None]
+        if not durations:
+            return None
+        slots = self.slots
+        if slots is None or slots >= len(durations):
+            return max(durations)
+        free = [0.0] * slots
+        for duration in durations:
+            free[free.index(min(free))] += duration
+        return max(free)
+
+    @property
+    def overhead_s(self) -> float | None:
+        wall, ideal = self.wall_s, self.ideal_s
+        return None if wall is None or ideal is None else wall - ideal
+
+    def to_json(self) -> dict[str, object]:
+        t0 = self.t0 or 0.0
+        return {
+            "mode": self.mode,
+            "wall_s": round(self.wall_s or 0.0, 6),
+            "ideal_s": round(self.ideal_s or 0.0, 6),
+            "overhead_s": round(self.overhead_s or 0.0, 6),
+            "pool_size": self.pool_size,
+            "limit": self.limit,
+            "cancelled": self.cancelled,
+            "results": [r.to_json(t0) for r in self.results],
+        }
+
+
+def speedup(runs: list[Run]) -> float | None:
+    """Sync wall over async wall, when both ran and finished."""
+    sync = next((r for r in runs if r.mode == "sync" and r.wall_s), None)
+    other = next((r for r in runs if r.mode == "async" and r.wall_s), None)
+    if sync is None or other is None:
+        return None
+    return sync.wall_s / other.wall_s  # type: ignore[operator]

@@ -1,0 +1,185 @@
+"""`modelrace run`, `models` and `sim` as a user runs them: a real process, real sockets."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from providers.sim import expected_answer
+
+PROMPT = "Explain asyncio in one sentence."
+QUICK = "fast,ttft=0.05,tokens=12,tps=200,jitter=0"
+
+
+def modelrace(*args: str, sim: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MODELRACE_SIM_URL": sim}
+    return subprocess.run(
+        [sys.executable, "-m", "tui", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def test_run_json_matches_the_contract(sim_env: str):
+    out = modelrace(
+        "run", PROMPT, "-m", f"sim:{QUICK}", "-m", "sim:slow,tokens=5", "--json", sim=sim_env
+    )
+
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert set(doc) == {"prompt", "runs", "speedup"} and doc["prompt"] == PROMPT
+    assert [run["mode"] for run in doc["runs"]] == ["sync", "async"]
+    for run in doc["runs"]:
+        assert isinstance(run["wall_s"], float) and isinstance(run["ideal_s"], float)
+        for result in run["results"]:
+            contract = {
+                "model": str,
+                "ok": bool,
+                "text": str,
+                "start_s": float,
+                "end_s": float,
+                "output_tokens": int,
+                "tokens_per_s": float,
+                "first_token_s": float,
+            }
+            for key, kind in contract.items():
+                assert isinstance(result[key], kind), (key, result[key])
+            assert result["error"] is None
+            assert result["start_s"] <= result["first_token_s"] <= result["end_s"]
+    first = doc["runs"][0]["results"][0]
+    assert first["model"] == f"sim:{QUICK}" and first["text"] == expected_answer(QUICK, PROMPT)
+    assert doc["speedup"] == pytest.approx(
+        doc["runs"][0]["wall_s"] / doc["runs"][1]["wall_s"], rel=1e-3
+    )
+
+
+def test_run_prints_tables_and_the_seed_conclusion(sim_env: str):
+    out = modelrace(
+        "run", PROMPT, "-m", f"sim:{QUICK}", "-m", "sim:fast,ttft=0.3,tokens=5", sim=sim_env
+    )
+
+    assert out.returncode == 0, out.stderr
+    for needle in ("[sync]", "[async]", "TTFT", "tok/s", "wall", "ideal", "overhead", "Sync Time:"):
+        assert needle in out.stdout
+    assert "Conclusion: Async was" in out.stdout
+    assert expected_answer(QUICK, PROMPT) in out.stdout
+
+
+def test_a_failed_model_exits_1_with_its_error(sim_env: str):
+    out = modelrace(
+        "run",
+        PROMPT,
+        "-m",
+        f"sim:{QUICK}",
+        "-m",
+        "sim:error",
+        "--mode",
+        "async",
+        "--json",
+        sim=sim_env,
+    )
+
+    assert out.returncode == 1
+    [run] = json.loads(out.stdout)["runs"]
+    failed = run["results"][1]
+    assert failed["ok"] is False and "HTTP 500" in failed["error"]
+    assert run["results"][0]["ok"] is True
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", PROMPT, "-m", "sim:fast", "--mode", "fast"], "unknown mode 'fast'"),
+        (["run", PROMPT, "-m", "sim:fast", "--mode", "limit=0"], "limit must be at least 1"),
+        (["run", PROMPT, "-m", "sim:fast", "--timeout", "-1"], "timeout must be a positive"),
+        (["run", PROMPT, "-m", "gpt-5"], "malformed model spec 'gpt-5'"),
+        (["run", PROMPT, "-m", "mistral:large"], "unknown provider 'mistral'"),
+        (["run", "   ", "-m", "sim:fast"], "the prompt is empty"),
+        (["run", PROMPT, "--temperature", "7"], "temperature must be between 0 and 2"),
+        (["run", PROMPT, "--bogus"], "unrecognized arguments: --bogus"),
+    ],
+)
+def test_bad_usage_is_one_line_and_exit_2(sim_env: str, args: list[str], message: str):
+    out = modelrace(*args, sim=sim_env)
+
+    assert out.returncode == 2
+    assert out.stdout == ""
+    assert out.stderr.count("\n") == 1 and message in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_ctrl_c_prints_what_arrived_and_exits_130(sim_env: str):
+    slow = "slow,ttft=0.05,tokens=400,tps=40"
+    env = {**os.environ, "MODELRACE_SIM_URL": sim_env}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui", "run", PROMPT, "-m", f"sim:{slow}", "--mode", "async"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    time.sleep(2.5)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=20)
+
+    assert proc.returncode == 130, stderr
+    assert "cancelled" in stdout and "Traceback" not in stderr
+    body = stdout.split("--- sim:")[1].split("\n", 1)[1].split("\n\n[")[0].strip()
+    assert len(body) > 20 and expected_answer(slow, PROMPT).startswith(body)
+
+
+def test_models_lists_usability_without_keys():
+    secret = "sk-thisisaverysecretkey0123456789"
+    env_extra = {"OPENAI_API_KEY": secret}
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tui",
+            "models",
+            "-m",
+            "sim:fast",
+            "-m",
+            "openai:gpt-5-mini",
+            "-m",
+            "anthropic:claude-haiku-4-5",
+            "-m",
+            "sim:nope",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env_extra},
+        timeout=30,
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert any("sim:fast" in line and "ready" in line for line in lines)
+    assert any("openai:gpt-5-mini" in line and "ready" in line for line in lines)
+    assert any("anthropic" in line and "ANTHROPIC_API_KEY is not set" in line for line in lines)
+    assert any("sim:nope" in line and "unusable" in line for line in lines)
+    assert secret not in out.stdout + out.stderr
+
+
+def test_sim_command_refuses_a_port_in_use():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = subprocess.run(
+            [sys.executable, "-m", "tui", "sim", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1 and "address already in use" in out.stderr

@@ -1,0 +1,1 @@
+"""The Textual dashboard and the `modelrace` command line."""

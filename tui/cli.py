@@ -1,0 +1,139 @@
+"""The `modelrace` command line: the dashboard, `run`, `sim` and `models`.
+
+Bad usage is one line on stderr and exit 2, never a traceback. Heavy imports (Textual, the
+SDKs) happen only inside the command that needs them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from providers.config import Config, ConfigError, load_config
+from providers.environment import load_env, loopback_no_proxy
+from providers.race import ModeError, parse_mode
+from providers.request import Request
+from providers.spec import SpecError, parse_spec
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed as one line, exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="modelrace",
+        description="Race language models side by side: streaming panels and a live "
+        "sync-vs-async timeline. With no command, opens the dashboard.",
+    )
+    parser.add_argument(
+        "-m", "--model", action="append", dest="models", metavar="SPEC", help=_SPEC_HELP
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    run = commands.add_parser("run", help="race headless, then print a comparison")
+    run.add_argument("prompt", help="the prompt sent to every model")
+    run.add_argument("-m", "--model", action="append", dest="models", metavar="SPEC")
+    run.add_argument("--mode", default="both", help="sync|async|both|threads|limit=N")
+    run.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    _add_settings(run)
+
+    sim = commands.add_parser("sim", help="serve the simulator on its own")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=8787)
+
+    models = commands.add_parser("models", help="configured models and whether each is usable")
+    models.add_argument("-m", "--model", action="append", dest="models", metavar="SPEC")
+    return parser
+
+
+_SPEC_HELP = (
+    "PROVIDER:MODEL, repeatable: openai:gpt-5-mini, gemini:gemini-2.5-flash, ollama:qwen3:8b, "
+    "anthropic:claude-haiku-4-5, sim:fast, local:smollm2, or ENDPOINT:MODEL from modelrace.toml"
+)
+
+
+def _add_settings(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--system", help="system prompt")
+    parser.add_argument("--temperature", type=float, metavar="T", help="0 to 2")
+    parser.add_argument("--max-tokens", type=int, metavar="N", help="cap on output tokens")
+    parser.add_argument(
+        "--timeout", type=float, metavar="SECONDS", help="per request, start to last byte"
+    )
+
+
+def request_from(args: argparse.Namespace) -> Request:
+    """Validate the shared settings; the same rules as the dashboard's settings screen."""
+    prompt = args.prompt
+    if not prompt.strip():
+        raise UsageError("the prompt is empty")
+    return make_request(prompt, args.system, args.temperature, args.max_tokens, args.timeout)
+
+
+def make_request(
+    prompt: str,
+    system: str | None,
+    temperature: float | None,
+    max_tokens: int | None,
+    timeout: float | None,
+) -> Request:
+    if temperature is not None and not 0 <= temperature <= 2:
+        raise UsageError(f"temperature must be between 0 and 2, not {temperature:g}")
+    if max_tokens is not None and max_tokens < 1:
+        raise UsageError(f"max tokens must be at least 1, not {max_tokens}")
+    if timeout is not None and not timeout > 0:
+        raise UsageError(f"timeout must be a positive number of seconds, not {timeout:g}")
+    return Request(prompt, system or None, temperature, max_tokens, timeout)
+
+
+def resolve_specs(given: Sequence[str] | None, config: Config) -> list[str]:
+    """The user's specs, checked now so a typo fails before anything starts."""
+    from providers.defaults import default_specs
+
+    specs = list(given) if given else default_specs(config)
+    for spec in specs:
+        parse_spec(spec, config)
+    return specs
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "sim":
+            from providers.sim.__main__ import main as sim_main
+
+            return sim_main(["--host", args.host, "--port", str(args.port)])
+        load_env()
+        loopback_no_proxy()
+        config = load_config()
+        specs = resolve_specs(args.models, config)
+        if args.command == "run":
+            from tui.headless import run_headless
+
+            request, mode = request_from(args), parse_mode(args.mode)
+            return run_headless(specs, request, mode, config, as_json=args.json)
+        if args.command == "models":
+            from tui.headless import list_models
+
+            if args.models:
+                source = "given with -m"
+            elif config.models:
+                source = f"from {config.path}"
+            else:
+                source = "built-in default set"
+            return list_models(specs, config, source)
+        from tui.app import run_dashboard
+
+        return run_dashboard(specs, config)
+    except (UsageError, SpecError, ModeError, ConfigError) as exc:
+        print(f"modelrace: {exc}", file=sys.stderr)
+        return EXIT_USAGE

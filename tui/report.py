@@ -1,0 +1,99 @@
+"""Plain-text reports of finished runs, for the terminal (`modelrace run`)."""
+
+from __future__ import annotations
+
+from providers.record import Result, Run, State, speedup
+
+FAIRNESS = (
+    "Fair comparison: each run built its clients before its clock started and reused them "
+    "for every request; sync and async used the same models, prompt and settings."
+)
+
+
+def _secs(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}s"
+
+
+def _tokens(result: Result) -> str:
+    tokens = result.output_tokens
+    if tokens is None:
+        return "-"
+    return f"~{tokens}" if result.tokens_estimated else str(tokens)
+
+
+def describe_mode(run: Run) -> str:
+    if run.mode == "sync":
+        return "sync clients, one after another, in a worker thread"
+    if run.mode == "async":
+        return "async clients, all at once on the event loop"
+    if run.mode == "threads":
+        return f"sync clients via asyncio.to_thread, default pool of {run.pool_size} workers"
+    return f"async clients, at most {run.limit} in flight"
+
+
+def run_table(run: Run) -> str:
+    """One row per model: status, TTFT, tok/s, tokens, total; then wall, ideal, overhead."""
+    header = ("model", "status", "TTFT", "tok/s", "tokens", "total")
+    rows = [header]
+    for r in run.results:
+        tps = r.tokens_per_s
+        rows.append(
+            (
+                r.model,
+                str(r.state),
+                _secs(r.ttft),
+                "-" if tps is None else f"{tps:.1f}",
+                _tokens(r),
+                _secs(r.duration),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = [f"[{run.mode}] {describe_mode(run)}" + (" (cancelled)" if run.cancelled else "")]
+    for row in rows:
+        cells = [row[0].ljust(widths[0]), row[1].ljust(widths[1])]
+        cells += [cell.rjust(width) for cell, width in zip(row[2:], widths[2:], strict=True)]
+        lines.append("  " + "  ".join(cells).rstrip())
+    for r in run.results:
+        if r.error and r.state is State.FAILED:
+            lines.append(f"  ! {r.model}: {r.error}")
+    overhead = run.overhead_s
+    lines.append(
+        f"  wall {_secs(run.wall_s)}   ideal {_secs(run.ideal_s)}   overhead "
+        + ("-" if overhead is None else f"{overhead * 1000:.0f} ms")
+    )
+    return "\n".join(lines)
+
+
+def answers(run: Run) -> str:
+    """Every answer in full, so nothing the models wrote is lost on the terminal."""
+    blocks = []
+    for r in run.results:
+        body = r.text.strip() or "(no text)"
+        note = f" [{r.state}: {r.error}]" if r.error else ""
+        blocks.append(f"--- {r.model} ({run.mode}){note}\n{body}")
+    return "\n\n".join(blocks)
+
+
+def conclusion(runs: list[Run]) -> str:
+    """The seed article's closing lines: both times and how much faster async was."""
+    ratio = speedup(runs)
+    if ratio is None:
+        return ""
+    sync = next(r for r in runs if r.mode == "sync")
+    other = next(r for r in runs if r.mode == "async")
+    lines = [f"Sync Time: {sync.wall_s:.2f}s", f"Async Time: {other.wall_s:.2f}s"]
+    if ratio > 1:
+        lines.append(f"Conclusion: Async was {ratio:.2f}x faster!")
+    else:
+        lines.append("Conclusion: Async was not faster (overhead or network variance).")
+    return "\n".join(lines)
+
+
+def full_report(runs: list[Run]) -> str:
+    parts = [answers(runs[-1]), *(run_table(run) for run in runs)]
+    if len(runs) > 1:
+        parts.append(FAIRNESS)
+    end = conclusion(runs)
+    if end:
+        parts.append("-" * 30 + "\n" + end)
+    return "\n\n".join(parts)
