@@ -1,0 +1,119 @@
+"""Simulated model profiles: how fast a fake model answers and how it fails.
+
+A sim model name is a profile name plus optional overrides after commas, e.g.
+``fast,ttft=0.2,tps=50,tokens=40,jitter=0,seed=7,fault=drop,after=10,status=503,stall=5``.
+Keeping every knob in the model name means any client that can name a model can drive
+the simulator, with no side channel.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+FAULTS = (None, "http_error", "drop", "malformed", "stall")
+
+
+class SimError(Exception):
+    """A simulator problem worth a one-line message (bad model name, failed start)."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Timing and failure behaviour of one simulated model."""
+
+    name: str
+    ttft_s: float = 0.1
+    tokens_per_s: float = 100.0
+    tokens: int = 60
+    jitter: float = 0.0
+    seed: int = 0
+    fault: str | None = None
+    fault_after: int = 0
+    status: int = 500
+    stall_s: float = 3600.0
+    text: str | None = None  # fixed answer; when set, ``tokens`` is ignored
+
+
+_MARKUP_TEXT = (
+    "# Markup torture test\n\n"
+    "Rich markup that must stay literal: [bold red]x[/] and [link=http://x]y[/link] "
+    "and [/] on its own.\n\n"
+    "Raw escapes: \x1b[31mred?\x1b[0m and a clear screen \x1b[2J here.\n\n"
+    "- **bold** item\n- `code` item with [brackets]\n\n"
+    "```python\nprint('[red]not red[/red]')\n```\n\n"
+    "| a | b |\n|---|---|\n| 1 | 2 |\n\nDone.\n"
+)
+
+PROFILES: dict[str, Profile] = {
+    p.name: p
+    for p in (
+        Profile("fast", ttft_s=0.05, tokens_per_s=200.0, tokens=60),
+        Profile("slow", ttft_s=0.8, tokens_per_s=25.0, tokens=60),
+        Profile("hosted", ttft_s=0.6, tokens_per_s=70.0, tokens=120, jitter=0.2),
+        Profile("localish", ttft_s=0.15, tokens_per_s=30.0, tokens=80, jitter=0.1),
+        Profile("flaky", ttft_s=0.1, tokens_per_s=100.0, tokens=60, fault="drop", fault_after=20),
+        Profile("error", ttft_s=0.0, fault="http_error", status=500),
+        Profile("ratelimited", ttft_s=0.0, fault="http_error", status=429),
+        Profile("malformed", ttft_s=0.05, tokens_per_s=100.0, fault="malformed", fault_after=10),
+        Profile("stall", ttft_s=0.05, tokens_per_s=100.0, fault="stall", fault_after=5),
+        Profile("markup", ttft_s=0.05, tokens_per_s=200.0, text=_MARKUP_TEXT),
+    )
+}
+
+# override key -> (Profile field, converter)
+_KEYS: dict[str, tuple[str, type]] = {
+    "ttft": ("ttft_s", float),
+    "tps": ("tokens_per_s", float),
+    "tokens": ("tokens", int),
+    "jitter": ("jitter", float),
+    "seed": ("seed", int),
+    "fault": ("fault", str),
+    "after": ("fault_after", int),
+    "status": ("status", int),
+    "stall": ("stall_s", float),
+}
+
+
+def profile_for(model_name: str) -> Profile:
+    """Parse a sim model name (``base[,key=value...]``) into a :class:`Profile`."""
+    base, *overrides = [part.strip() for part in model_name.split(",")]
+    if base not in PROFILES:
+        raise SimError(f"unknown sim model {base!r}; known: {', '.join(PROFILES)}")
+    changes: dict[str, object] = {}
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        key, raw = key.strip(), raw.strip()
+        if not sep or key not in _KEYS:
+            raise SimError(f"bad sim override {item!r} in {model_name!r}; keys: {', '.join(_KEYS)}")
+        field, conv = _KEYS[key]
+        try:
+            value = None if key == "fault" and raw in ("none", "") else conv(raw)
+        except ValueError:
+            raise SimError(f"bad value for {key!r} in {model_name!r}: {raw!r}") from None
+        changes[field] = value
+    profile = dataclasses.replace(PROFILES[base], **changes)
+    _check(profile, model_name)
+    return profile
+
+
+def _check(p: Profile, model_name: str) -> None:
+    problems = []
+    if p.fault not in FAULTS:
+        problems.append(f"fault must be one of {', '.join(str(f) for f in FAULTS[1:])}")
+    if not (p.ttft_s >= 0 and p.ttft_s < 1e6):
+        problems.append("ttft must be >= 0")
+    if not (p.tokens_per_s > 0 and p.tokens_per_s < 1e9):
+        problems.append("tps must be > 0")
+    if p.tokens <= 0:
+        problems.append("tokens must be > 0")
+    if not 0 <= p.jitter < 1:
+        problems.append("jitter must be in [0, 1)")
+    if p.fault_after < 0:
+        problems.append("after must be >= 0")
+    if not 400 <= p.status <= 599:
+        problems.append("status must be an HTTP error status (400-599)")
+    if not p.stall_s >= 0:
+        problems.append("stall must be >= 0")
+    if problems:
+        raise SimError(f"bad sim model {model_name!r}: {problems[0]}")

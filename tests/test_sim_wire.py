@@ -1,0 +1,598 @@
+"""The simulator through the four official SDKs over loopback: text, usage, limits, faults,
+timing and concurrency, sync and async, streaming and not."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http.client
+import itertools
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anthropic
+import ollama
+import openai
+import pytest
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types
+
+from providers.sim import (
+    PROFILES,
+    SimError,
+    SimServer,
+    count_tokens,
+    ensure_sim,
+    expected_answer,
+    profile_for,
+    start_sim_process,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+PROMPT = "Why does asyncio make several LLM calls faster?"
+QUICK = "fast,ttft=0.01,tps=2000,tokens=20"
+SDKS = ["openai", "anthropic", "gemini", "ollama"]
+FINISH = {"end_turn": "stop", "max_tokens": "length", "STOP": "stop", "MAX_TOKENS": "length"}
+
+
+@pytest.fixture(scope="module")
+def sim() -> Any:
+    for var in ("NO_PROXY", "no_proxy"):
+        os.environ.setdefault(var, "127.0.0.1,localhost")
+        if "127.0.0.1" not in os.environ[var]:
+            os.environ[var] += ",127.0.0.1,localhost"
+    with SimServer() as server:
+        yield server
+
+
+@dataclass
+class Result:
+    """What a driver saw; filled as it goes, so a failing stream leaves its partial text."""
+
+    text: str = ""
+    finish: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    first_token_s: float | None = None
+    pieces: list[str] = field(default_factory=list)
+    started: float = field(default_factory=time.perf_counter)
+
+    def add(self, piece: str | None) -> None:
+        if piece:
+            if self.first_token_s is None:
+                self.first_token_s = time.perf_counter() - self.started
+            self.pieces.append(piece)
+            self.text += piece
+
+    def done(self, finish: Any) -> None:
+        if finish is not None:
+            finish = getattr(finish, "value", finish)
+            self.finish = FINISH.get(finish, finish)
+
+
+_GEMINI_CFG = dict(automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True))
+
+
+def _clients(sdk: str, url: str, is_async: bool, timeout: float) -> Any:
+    if sdk == "openai":
+        cls = openai.AsyncOpenAI if is_async else openai.OpenAI
+        return cls(base_url=url + "/v1", api_key="sim", max_retries=0, timeout=timeout)
+    if sdk == "anthropic":
+        cls = anthropic.AsyncAnthropic if is_async else anthropic.Anthropic
+        return cls(base_url=url, api_key="sim", max_retries=0, timeout=timeout)
+    if sdk == "gemini":
+        opts = types.HttpOptions(base_url=url, timeout=int(timeout * 1000))
+        return genai.Client(api_key="sim", http_options=opts)
+    cls = ollama.AsyncClient if is_async else ollama.Client
+    return cls(host=url, timeout=timeout)
+
+
+def chat_sync(
+    sdk: str,
+    url: str,
+    model: str,
+    stream: bool,
+    r: Result,
+    *,
+    max_tokens: int | None = None,
+    timeout: float = 10,
+) -> Result:
+    """One chat call through the SDK's sync client, recorded into ``r``."""
+    c = _clients(sdk, url, False, timeout)
+    msgs = [{"role": "user", "content": PROMPT}]
+    if sdk == "openai":
+        kw: dict = {"max_tokens": max_tokens} if max_tokens is not None else {}
+        if not stream:
+            resp = c.chat.completions.create(model=model, messages=msgs, **kw)
+            r.add(resp.choices[0].message.content)
+            r.done(resp.choices[0].finish_reason)
+            r.input_tokens, r.output_tokens = resp.usage.prompt_tokens, resp.usage.completion_tokens
+            return r
+        for ch in c.chat.completions.create(
+            model=model, messages=msgs, stream=True, stream_options={"include_usage": True}, **kw
+        ):
+            if ch.choices:
+                r.add(ch.choices[0].delta.content)
+                r.done(ch.choices[0].finish_reason)
+            if ch.usage:
+                r.input_tokens, r.output_tokens = ch.usage.prompt_tokens, ch.usage.completion_tokens
+        return r
+    if sdk == "anthropic":
+        cap = max_tokens if max_tokens is not None else 4096
+        if not stream:
+            resp = c.messages.create(model=model, max_tokens=cap, messages=msgs)
+            r.add(resp.content[0].text)
+            r.done(resp.stop_reason)
+            r.input_tokens, r.output_tokens = resp.usage.input_tokens, resp.usage.output_tokens
+            return r
+        for ev in c.messages.create(model=model, max_tokens=cap, messages=msgs, stream=True):
+            _anthropic_event(ev, r)
+        return r
+    if sdk == "gemini":
+        cfg = types.GenerateContentConfig(max_output_tokens=max_tokens, **_GEMINI_CFG)
+        if not stream:
+            _gemini_chunk(c.models.generate_content(model=model, contents=PROMPT, config=cfg), r)
+            return r
+        for ch in c.models.generate_content_stream(model=model, contents=PROMPT, config=cfg):
+            _gemini_chunk(ch, r)
+        return r
+    opts = {"num_predict": max_tokens} if max_tokens is not None else None
+    if not stream:
+        _ollama_chunk(c.chat(model=model, messages=msgs, stream=False, options=opts), r)
+        return r
+    for ch in c.chat(model=model, messages=msgs, stream=True, options=opts):
+        _ollama_chunk(ch, r)
+    return r
+
+
+async def chat_async(
+    sdk: str,
+    url: str,
+    model: str,
+    stream: bool,
+    r: Result,
+    *,
+    max_tokens: int | None = None,
+    timeout: float = 10,
+) -> Result:
+    """One chat call through the SDK's async client, recorded into ``r``."""
+    c = _clients(sdk, url, True, timeout)
+    msgs = [{"role": "user", "content": PROMPT}]
+    if sdk == "openai":
+        kw: dict = {"max_tokens": max_tokens} if max_tokens is not None else {}
+        async with c:
+            if not stream:
+                resp = await c.chat.completions.create(model=model, messages=msgs, **kw)
+                r.add(resp.choices[0].message.content)
+                r.done(resp.choices[0].finish_reason)
+                r.input_tokens = resp.usage.prompt_tokens
+                r.output_tokens = resp.usage.completion_tokens
+                return r
+            s = await c.chat.completions.create(
+                model=model,
+                messages=msgs,
+                stream=True,
+                stream_options={"include_usage": True},
+                **kw,
+            )
+            async for ch in s:
+                if ch.choices:
+                    r.add(ch.choices[0].delta.content)
+                    r.done(ch.choices[0].finish_reason)
+                if ch.usage:
+                    r.input_tokens = ch.usage.prompt_tokens
+                    r.output_tokens = ch.usage.completion_tokens
+        return r
+    if sdk == "anthropic":
+        cap = max_tokens if max_tokens is not None else 4096
+        async with c:
+            if not stream:
+                resp = await c.messages.create(model=model, max_tokens=cap, messages=msgs)
+                r.add(resp.content[0].text)
+                r.done(resp.stop_reason)
+                r.input_tokens, r.output_tokens = resp.usage.input_tokens, resp.usage.output_tokens
+                return r
+            s = await c.messages.create(model=model, max_tokens=cap, messages=msgs, stream=True)
+            async for ev in s:
+                _anthropic_event(ev, r)
+        return r
+    if sdk == "gemini":
+        cfg = types.GenerateContentConfig(max_output_tokens=max_tokens, **_GEMINI_CFG)
+        if not stream:
+            resp = await c.aio.models.generate_content(model=model, contents=PROMPT, config=cfg)
+            _gemini_chunk(resp, r)
+            return r
+        s = await c.aio.models.generate_content_stream(model=model, contents=PROMPT, config=cfg)
+        async for ch in s:
+            _gemini_chunk(ch, r)
+        return r
+    opts = {"num_predict": max_tokens} if max_tokens is not None else None
+    if not stream:
+        _ollama_chunk(await c.chat(model=model, messages=msgs, stream=False, options=opts), r)
+        return r
+    async for ch in await c.chat(model=model, messages=msgs, stream=True, options=opts):
+        _ollama_chunk(ch, r)
+    return r
+
+
+def _anthropic_event(ev: Any, r: Result) -> None:
+    if ev.type == "message_start":
+        r.input_tokens = ev.message.usage.input_tokens
+    elif ev.type == "content_block_delta":
+        r.add(ev.delta.text)
+    elif ev.type == "message_delta":
+        r.output_tokens = ev.usage.output_tokens
+        r.done(ev.delta.stop_reason)
+
+
+def _gemini_chunk(ch: Any, r: Result) -> None:
+    r.add(ch.text)
+    r.done(ch.candidates[0].finish_reason)
+    u = ch.usage_metadata
+    if u is not None and u.candidates_token_count is not None:
+        r.input_tokens, r.output_tokens = u.prompt_token_count, u.candidates_token_count
+
+
+def _ollama_chunk(ch: Any, r: Result) -> None:
+    r.add(ch.message.content)
+    if ch.done:
+        r.done(ch.done_reason)
+        r.input_tokens, r.output_tokens = ch.prompt_eval_count, ch.eval_count
+
+
+def call(
+    sdk: str, mode: str, url: str, model: str, stream: bool, r: Result | None = None, **kw: Any
+) -> Result:
+    """Run a chat in ``mode`` ("sync" or "async") from a plain test function."""
+    r = r if r is not None else Result()
+    if mode == "sync":
+        return chat_sync(sdk, url, model, stream, r, **kw)
+    return asyncio.run(chat_async(sdk, url, model, stream, r, **kw))
+
+
+def status_of(exc: BaseException) -> int | None:
+    for attr in ("status_code", "code"):
+        value = getattr(exc, attr, None)
+        if isinstance(value, int):
+            return value
+    return None
+
+
+MATRIX = [
+    (sdk, mode, stream) for sdk in SDKS for mode in ("sync", "async") for stream in (False, True)
+]
+IDS = [f"{s}-{m}-{'stream' if st else 'plain'}" for s, m, st in MATRIX]
+
+
+# ---- answers ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("sdk", "mode", "stream"), MATRIX, ids=IDS)
+def test_exact_answer_usage_and_finish(sim: SimServer, sdk: str, mode: str, stream: bool) -> None:
+    r = call(sdk, mode, sim.url, QUICK, stream)
+    want = expected_answer(QUICK, PROMPT)
+    assert r.text == want
+    assert r.finish == "stop"
+    assert r.input_tokens == count_tokens(PROMPT)
+    assert r.output_tokens == count_tokens(want) == 20
+    if stream:
+        assert len(r.pieces) > 1
+
+
+@pytest.mark.parametrize(("sdk", "mode", "stream"), MATRIX, ids=IDS)
+def test_max_tokens_caps(sim: SimServer, sdk: str, mode: str, stream: bool) -> None:
+    r = call(sdk, mode, sim.url, QUICK, stream, max_tokens=7)
+    assert r.text == expected_answer(QUICK, PROMPT, max_tokens=7)
+    assert r.finish == "length"
+    assert r.output_tokens == 7
+
+
+def test_markup_text_arrives_intact(sim: SimServer) -> None:
+    r = call("openai", "sync", sim.url, "markup,tps=5000", True)
+    assert r.text == expected_answer("markup", PROMPT)
+    for needle in ("[bold red]x[/]", "[link=http://x]y[/link]", "\x1b[31m", "\x1b[2J", "**bold**"):
+        assert needle in r.text
+
+
+# ---- faults -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("sdk", "mode", "stream"), MATRIX, ids=IDS)
+@pytest.mark.parametrize("status", [500, 429, 503])
+def test_http_error_raises_status_error(
+    sim: SimServer, sdk: str, mode: str, stream: bool, status: int
+) -> None:
+    model = {500: "error", 429: "ratelimited"}.get(status, f"error,status={status}")
+    expected_cls = {
+        "openai": openai.APIStatusError,
+        "anthropic": anthropic.APIStatusError,
+        "gemini": genai_errors.APIError,
+        "ollama": ollama.ResponseError,
+    }[sdk]
+    with pytest.raises(expected_cls) as info:
+        call(sdk, mode, sim.url, model, stream)
+    assert status_of(info.value) == status
+
+
+@pytest.mark.parametrize(("sdk", "mode", "stream"), MATRIX, ids=IDS)
+def test_unknown_model_is_404(sim: SimServer, sdk: str, mode: str, stream: bool) -> None:
+    with pytest.raises(Exception) as info:
+        call(sdk, mode, sim.url, "no-such-model", stream)
+    assert status_of(info.value) == 404
+    assert "unknown sim model 'no-such-model'" in str(info.value)
+
+
+@pytest.mark.parametrize(("sdk", "mode", "stream"), MATRIX, ids=IDS)
+def test_drop_ends_early_without_end_marker(
+    sim: SimServer, sdk: str, mode: str, stream: bool
+) -> None:
+    model = "flaky,ttft=0.01,tps=2000,after=5"
+    r = Result()
+    # every SDK observed raises on a dropped chunked stream; tolerate a quiet early end too
+    with contextlib.suppress(Exception):
+        call(sdk, mode, sim.url, model, stream, r)
+    full = expected_answer(model, PROMPT)
+    assert r.finish is None
+    assert full.startswith(r.text) and len(r.text) < len(full)
+    if stream:
+        assert r.text == "".join(full_pieces(model)[:5])
+
+
+def full_pieces(model: str) -> list[str]:
+    from providers.sim.text import answer_pieces
+
+    return answer_pieces(model, PROMPT)[0]
+
+
+@pytest.mark.parametrize(("sdk", "mode", "stream"), MATRIX, ids=IDS)
+def test_malformed_chunk_raises(sim: SimServer, sdk: str, mode: str, stream: bool) -> None:
+    model = "malformed,ttft=0.01,tps=2000,after=3"
+    r = Result()
+    with pytest.raises(Exception) as info:
+        call(sdk, mode, sim.url, model, stream, r)
+    assert isinstance(info.value, (ValueError, genai_errors.UnknownApiResponseError))
+    assert r.finish is None
+    if stream:
+        assert r.text == "".join(full_pieces(model)[:3])
+
+
+@pytest.mark.parametrize("sdk", SDKS)
+def test_stall_resumes_after_stall_s(sim: SimServer, sdk: str) -> None:
+    model = "stall,ttft=0.01,tps=2000,tokens=10,after=4,stall=0.4"
+    t = time.perf_counter()
+    r = call(sdk, "sync", sim.url, model, True)
+    assert r.text == expected_answer(model, PROMPT)
+    assert r.finish == "stop"
+    assert time.perf_counter() - t >= 0.38
+
+
+@pytest.mark.parametrize(("sdk", "mode"), [(s, m) for s in SDKS for m in ("sync", "async")])
+def test_stall_times_out_and_server_cleans_up(sim: SimServer, sdk: str, mode: str) -> None:
+    r = Result()
+    t = time.perf_counter()
+    with pytest.raises(Exception) as info:
+        call(sdk, mode, sim.url, "stall,after=2", True, r, timeout=0.5)
+    assert time.perf_counter() - t < 5
+    assert "timeout" in f"{type(info.value).__name__} {info.value}".lower() or isinstance(
+        info.value, TimeoutError
+    )
+    assert r.text == "".join(full_pieces("stall,after=2")[:2])
+    _wait_no_tasks(sim)
+
+
+def _wait_no_tasks(sim: SimServer, within: float = 3.0) -> None:
+    """The server notices hung-up clients and ends their handlers (no leaked tasks)."""
+    deadline = time.perf_counter() + within
+    while sim.busy and time.perf_counter() < deadline:
+        time.sleep(0.05)
+    assert sim.busy == 0
+
+
+def test_client_hangup_mid_stream_is_quiet(
+    sim: SimServer, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="asyncio")
+    for _ in range(5):
+        s = socket.create_connection(_addr(sim))
+        body = json.dumps(
+            {
+                "model": "slow,ttft=0",
+                "stream": True,
+                "messages": [{"role": "user", "content": "hi"}],
+            }
+        ).encode()
+        s.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: "
+            b"application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
+        assert s.recv(4096).startswith(b"HTTP/1.1 200")
+        s.close()
+    _wait_no_tasks(sim)
+    assert not [rec for rec in caplog.records if rec.levelno >= logging.WARNING]
+    assert "Traceback" not in capfd.readouterr().err
+
+
+# ---- timing and concurrency ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("sdk", "mode"), [(s, m) for s in SDKS for m in ("sync", "async")])
+def test_ttft_and_tps_roughly_respected(sim: SimServer, sdk: str, mode: str) -> None:
+    r = Result()
+    call(sdk, mode, sim.url, "fast,ttft=0.3,tps=100,tokens=30,jitter=0", True, r)
+    total = time.perf_counter() - r.started
+    assert r.first_token_s is not None and 0.25 <= r.first_token_s < 1.0
+    streaming = total - r.first_token_s  # 29 gaps of 10 ms
+    assert 0.2 <= streaming < 1.2
+
+
+def test_non_stream_waits_for_the_whole_answer(sim: SimServer) -> None:
+    t = time.perf_counter()
+    call("openai", "sync", sim.url, "fast,ttft=0.2,tps=100,tokens=20,jitter=0", False)
+    assert 0.35 <= time.perf_counter() - t < 1.5
+
+
+async def test_32_concurrent_async_streams_overlap(sim: SimServer) -> None:
+    model = "fast,ttft=0.3,tps=40,tokens=24,jitter=0.2"  # about 0.9 s each, 29 s in sequence
+    t = time.perf_counter()
+    jobs = [
+        chat_async(SDKS[i % 4], sim.url, f"{model},seed={i}", True, Result()) for i in range(32)
+    ]
+    results = await asyncio.gather(*jobs)
+    wall = time.perf_counter() - t
+    assert all(
+        r.text == expected_answer(f"{model},seed={i}", PROMPT) for i, r in enumerate(results)
+    )
+    assert all(r.finish == "stop" for r in results)
+    assert wall < 5.0, wall
+
+
+def test_jitter_is_deterministic_per_model_and_prompt() -> None:
+    from providers.sim.server import _schedule
+
+    p = profile_for("hosted")
+    a = _schedule(p, "hosted", PROMPT, 10, 0.0)
+    assert a == _schedule(p, "hosted", PROMPT, 10, 0.0)
+    assert a != _schedule(p, "hosted", "another prompt", 10, 0.0)
+    assert all(b > a for a, b in itertools.pairwise(a))
+
+
+# ---- raw HTTP -----------------------------------------------------------------------------
+
+
+def _addr(sim: SimServer) -> tuple[str, int]:
+    return "127.0.0.1", sim.port
+
+
+def _http(
+    sim: SimServer, method: str, path: str, body: Any = None, headers: dict | None = None
+) -> tuple[int, dict]:
+    conn = http.client.HTTPConnection(*_addr(sim), timeout=5)
+    raw = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+    conn.request(method, path, body=raw, headers=headers or {})
+    resp = conn.getresponse()
+    data = resp.read()
+    conn.close()
+    return resp.status, json.loads(data)
+
+
+def test_get_endpoints(sim: SimServer) -> None:
+    assert _http(sim, "GET", "/health")[0] == 200
+    status, models = _http(sim, "GET", "/v1/models")
+    assert status == 200 and [m["id"] for m in models["data"]] == list(PROFILES)
+    assert [m["name"] for m in _http(sim, "GET", "/api/tags")[1]["models"]] == list(PROFILES)
+    assert "version" in _http(sim, "GET", "/api/version")[1]
+    models = _http(sim, "GET", "/v1/models", headers={"anthropic-version": "2023-06-01"})[1]
+    assert models["data"][0]["type"] == "model"
+    assert _http(sim, "GET", "/v1beta/models")[1]["models"][0]["name"] == "models/fast"
+
+
+def test_bad_bodies_get_400_in_the_provider_shape(sim: SimServer) -> None:
+    status, err = _http(sim, "POST", "/v1/chat/completions", b"{not json")
+    assert status == 400 and "not valid JSON" in err["error"]["message"]
+    status, err = _http(sim, "POST", "/v1/messages", {"model": "fast", "messages": []})
+    assert status == 400 and err["type"] == "error"
+    status, err = _http(
+        sim,
+        "POST",
+        "/v1/messages",
+        {"model": "fast", "messages": [{"role": "user", "content": "x"}]},
+    )
+    assert status == 400 and "max_tokens" in err["error"]["message"]
+    status, err = _http(sim, "POST", "/api/chat", {"messages": []})
+    assert status == 400 and isinstance(err["error"], str)
+    status, err = _http(sim, "POST", "/v1beta/models/fast:generateContent", {"contents": 3})
+    assert status == 400 and err["error"]["status"] == "INVALID_ARGUMENT"
+    assert _http(sim, "POST", "/nowhere", {})[0] == 404
+    status, err = _http(
+        sim,
+        "POST",
+        "/api/chat",
+        {"model": "fast,tps=x", "messages": [{"role": "user", "content": "x"}]},
+    )
+    assert status == 400 and "bad value for 'tps'" in err["error"]
+
+
+def test_gemini_v1beta_and_keep_alive(sim: SimServer) -> None:
+    conn = http.client.HTTPConnection(*_addr(sim), timeout=5)
+    body = {"contents": [{"role": "user", "parts": [{"text": PROMPT}]}]}
+    for _ in range(3):  # three requests on one connection
+        conn.request("POST", f"/v1beta/models/{QUICK}:generateContent", json.dumps(body))
+        resp = conn.getresponse()
+        data = json.loads(resp.read())
+        assert data["candidates"][0]["content"]["parts"][0]["text"] == expected_answer(
+            QUICK, PROMPT
+        )
+    conn.close()
+
+
+# ---- profiles and text --------------------------------------------------------------------
+
+
+def test_profile_overrides_and_errors() -> None:
+    p = profile_for(
+        "fast,ttft=0.2,tps=50,tokens=40,jitter=0,seed=7,fault=drop,after=10,status=503,stall=5"
+    )
+    assert (p.ttft_s, p.tokens_per_s, p.tokens, p.jitter, p.seed) == (0.2, 50.0, 40, 0.0, 7)
+    assert (p.fault, p.fault_after, p.status, p.stall_s) == ("drop", 10, 503, 5.0)
+    assert profile_for("flaky,fault=none").fault is None
+    with pytest.raises(SimError, match="unknown sim model 'nope'; known: fast"):
+        profile_for("nope")
+    for bad in ("fast,tps=x", "fast,color=red", "fast,fault=boom", "fast,tps=0", "fast,ttft"):
+        with pytest.raises(SimError) as info:
+            profile_for(bad)
+        assert "\n" not in str(info.value)
+
+
+def test_expected_answer_is_deterministic_prose() -> None:
+    a = expected_answer("hosted", PROMPT)
+    assert a == expected_answer("hosted", PROMPT)
+    assert a != expected_answer("hosted", "Tell me about retrieval pipelines")
+    assert a != expected_answer("hosted,seed=1", PROMPT)
+    assert count_tokens(a) == 120
+    assert expected_answer("hosted", PROMPT, max_tokens=5) == "".join(full_pieces("hosted")[:5])
+    assert sum(c.isalpha() for c in a) > len(a) / 2
+
+
+# ---- processes ----------------------------------------------------------------------------
+
+
+def test_subprocess_starts_serves_stops() -> None:
+    with start_sim_process() as proc:
+        assert proc.url.startswith("http://127.0.0.1:")
+        with urllib.request.urlopen(proc.url + "/health", timeout=5) as resp:
+            assert resp.status == 200
+    assert proc.proc.poll() is not None
+
+
+def test_port_in_use_exits_2_with_one_line(sim: SimServer) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "providers.sim", "--port", str(sim.port)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    assert out.returncode == 2
+    assert out.stderr == (
+        f"modelrace sim: cannot listen on 127.0.0.1:{sim.port}: address already in use\n"
+    )
+
+
+def test_ensure_sim_prefers_env_then_starts_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODELRACE_SIM_URL", "http://127.0.0.1:9/")
+    assert ensure_sim() == "http://127.0.0.1:9"
+    monkeypatch.delenv("MODELRACE_SIM_URL")
+    url = ensure_sim()
+    assert ensure_sim() == url
+    with urllib.request.urlopen(url + "/health", timeout=5) as resp:
+        assert resp.status == 200
