@@ -52,9 +52,7 @@ def parse_mode(text: str) -> Mode:
         try:
             limit = int(value)
         except ValueError:
-            raise ModeError(
-                f"bad mode {text!r}: limit needs a number, e.g. limit=2"
-            ) from None
+            raise ModeError(f"bad mode {text!r}: limit needs a number, e.g. limit=2") from None
         if limit < 1:
             raise ModeError(f"bad mode {text!r}: limit must be at least 1")
         return Mode("limit", limit)

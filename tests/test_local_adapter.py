@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from providers import Failed, Finished, Request, TextDelta, Usage, make_adapter
+from providers import Finished, Request, TextDelta, Usage, make_adapter
 from providers.local import get_local_server, resolve_model_path, shutdown_local_servers
 from providers.race import Race, parse_mode
 

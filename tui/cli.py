@@ -50,6 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=int, default=8787)
 
+    pipeline = commands.add_parser("pipeline", help="run a pipeline file of dependent steps")
+    pipeline.add_argument("file", help="a pipeline TOML file, e.g. examples/rag.toml")
+    pipeline.add_argument("--input", default="", help="the text steps see as {input}")
+    pipeline.add_argument("--mode", default="both", help="sync|async|both (default both)")
+    pipeline.add_argument("--json", action="store_true", help="one JSON document on stdout")
+
     models = commands.add_parser("models", help="configured models and whether each is usable")
     models.add_argument("-m", "--model", action="append", dest="models", metavar="SPEC")
     return parser
@@ -115,6 +121,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         load_env()
         loopback_no_proxy()
         config = load_config()
+        if args.command == "pipeline":
+            from tui.pipeline_cli import run_pipeline_command
+
+            return run_pipeline_command(args.file, args.input, args.mode, config, as_json=args.json)
         specs = resolve_specs(args.models, config)
         if args.command == "run":
             from tui.headless import run_headless

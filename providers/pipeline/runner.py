@@ -1,0 +1,417 @@
+"""Running a pipeline: each step as soon as its inputs are ready, or one at a time for contrast.
+
+The concurrent side gives every step a task that waits for exactly the steps in its `after`,
+so nothing waits for an unrelated slower branch (no waves). The sync side runs the same
+graph one step at a time in file order, with the sync SDK clients and `time.sleep`, in a
+worker thread: real blocking I/O, as the seed's script did. Both record into `Run`s that
+exist before the clock starts and fill live, like `providers.race.Race`, so a dashboard can
+draw a pipeline exactly as it draws a race.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+
+from providers.base import Adapter, describe_error
+from providers.config import Config
+from providers.environment import one_line
+from providers.events import Failed, Finished, Started, TextDelta
+from providers.pipeline.graph import longest_path, observed_critical_path, topological_order
+from providers.pipeline.spec import Pipeline, Step
+from providers.race import Mode, ModeError, apply_event, mark_cancelled
+from providers.record import Result, Run, State
+from providers.request import Request
+
+PIPELINE_MODES = ("sync", "async", "both")
+SKIPPED = "skipped"
+
+
+def parse_pipeline_mode(text: str) -> Mode:
+    """Pipelines run in sync, async or both (sync first); other race modes do not apply."""
+    raw = text.strip().lower()
+    if raw not in PIPELINE_MODES:
+        choices = ", ".join(PIPELINE_MODES)
+        raise ModeError(f"unknown pipeline mode {text!r}; choose one of {choices}")
+    return Mode(raw)
+
+
+@dataclass(eq=False)
+class StepResult(Result):
+    """One step of one pass. `model` is what the step does (a spec, "wait 2s", "GET url")."""
+
+    step: str = ""
+    kind: str = "llm"
+    after: list[str] = field(default_factory=list)
+    critical: bool = False
+    prompt: str | None = None  # the rendered prompt of an llm step, once it started
+
+    @property
+    def skipped(self) -> bool:
+        return self.state is State.FAILED and (self.error or "").startswith(SKIPPED)
+
+    def to_json(self, t0: float) -> dict[str, object]:
+        out = super().to_json(t0)
+        out.update(
+            step=self.step,
+            kind=self.kind,
+            after=list(self.after),
+            critical=self.critical,
+            skipped=self.skipped,
+            prompt=self.prompt,
+        )
+        return out
+
+
+@dataclass(eq=False)
+class PipelinePass(Run):
+    """One pass of the pipeline in one mode; `results` are StepResults in file order."""
+
+    pipeline: str = ""
+
+    @property
+    def steps(self) -> list[StepResult]:
+        return self.results  # type: ignore[return-value]
+
+    def result(self, step: str) -> StepResult:
+        return next(r for r in self.steps if r.step == step)
+
+    @property
+    def critical_path(self) -> list[str]:
+        """Concurrent: the chain that decided the wall time. Sync: the longest chain."""
+        after = {r.step: r.after for r in self.steps}
+        if self.concurrent:
+            return observed_critical_path(after, {r.step: r.end for r in self.steps})
+        return longest_path(after, {r.step: r.duration for r in self.steps})
+
+    @property
+    def ideal_s(self) -> float | None:
+        """Concurrent: the critical path's length. Sync: every step's duration, summed."""
+        names = set(self.critical_path) if self.concurrent else {r.step for r in self.steps}
+        durations = [r.duration for r in self.steps if r.step in names and r.duration]
+        return sum(durations) if durations else None
+
+    def mark_critical(self) -> None:
+        on_path = set(self.critical_path)
+        for r in self.steps:
+            r.critical = r.step in on_path
+
+    def to_json(self) -> dict[str, object]:
+        self.mark_critical()
+        out = super().to_json()
+        out.update(pipeline=self.pipeline, critical_path=self.critical_path)
+        return out
+
+
+class PipelineRun:
+    """Runs `pipeline` on `input_text` in `mode` (sync, async or both); `runs` fill live.
+
+    `time_scale` multiplies every wait step's duration; it exists so tests can run the
+    shipped examples quickly and is never set by the command line.
+    """
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        input_text: str,
+        mode: Mode | str = "both",
+        config: Config | None = None,
+        *,
+        time_scale: float = 1.0,
+    ) -> None:
+        from providers.registry import make_adapter
+
+        self.pipeline = pipeline
+        self.input = input_text or pipeline.input
+        self.mode = parse_pipeline_mode(mode) if isinstance(mode, str) else mode
+        if self.mode.name not in PIPELINE_MODES:
+            raise ModeError(f"pipelines run in {', '.join(PIPELINE_MODES)}, not {self.mode}")
+        self.time_scale = time_scale
+        self.order = topological_order(pipeline)
+        # One adapter per model spec: steps on the same model share its clients.
+        self.adapters: dict[str, Adapter] = {}
+        for step in pipeline.steps:
+            if step.model is not None and step.model not in self.adapters:
+                self.adapters[step.model] = make_adapter(step.model, config)
+        self.runs = [
+            PipelinePass(
+                mode=str(side),
+                results=[_new_result(s) for s in pipeline.steps],
+                concurrent=side.concurrent,
+                pipeline=pipeline.name,
+            )
+            for side in self.mode.sides()
+        ]
+        self._cancel = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def cancel(self) -> None:
+        """Stop every step where it stands, keep what arrived. Safe from any thread."""
+        self._cancel.set()
+        now = time.perf_counter()
+        for run in self.runs:
+            if not run.over:
+                for result in run.results:
+                    mark_cancelled(result, now)
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._cancel_tasks)
+
+    def _cancel_tasks(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+
+    async def run(self) -> list[PipelinePass]:
+        """Run every side in turn. Cancelling the calling task cancels the pipeline."""
+        self._loop = asyncio.get_running_loop()
+        try:
+            for side, run in zip(self.mode.sides(), self.runs, strict=True):
+                if self.cancelled:
+                    break
+                await self._prepare(side)
+                if self.cancelled:
+                    break
+                await self._run_side(side, run)
+        except asyncio.CancelledError:
+            self.cancel()
+            raise
+        finally:
+            self._close_open_runs()
+        return self.runs
+
+    async def _prepare(self, side: Mode) -> None:
+        """Build clients (and start local servers) off the loop, before the clock starts."""
+        loop = asyncio.get_running_loop()
+        timeout = _client_timeout(self.pipeline)
+        adapters = self.adapters.values()
+        if side.concurrent:
+            jobs = [asyncio.to_thread(a.prepare_async, loop, timeout) for a in adapters]
+        else:
+            jobs = [asyncio.to_thread(a.prepare_sync, timeout) for a in adapters]
+        await asyncio.gather(*jobs)
+
+    async def _run_side(self, side: Mode, run: PipelinePass) -> None:
+        for result in run.results:
+            result.state = State.WAITING
+        run.t0 = time.perf_counter()
+        try:
+            if side.concurrent:
+                await self._run_concurrent(run)
+            else:
+                await self._run_sync(run)
+        finally:
+            run.t_end = run.t_end or time.perf_counter()
+            run.mark_critical()
+
+    def _close_open_runs(self) -> None:
+        now = time.perf_counter()
+        for run in self.runs:
+            for result in run.results:
+                mark_cancelled(result, now)
+            if not run.over:
+                run.cancelled = True
+                run.t0 = run.t0 or now
+                run.t_end = now
+            elif self.cancelled and any(r.state is State.CANCELLED for r in run.results):
+                run.cancelled = True
+            run.mark_critical()
+
+    # --- concurrent: a task per step, each awaiting exactly its inputs ---------------------
+
+    async def _run_concurrent(self, run: PipelinePass) -> None:
+        loop = asyncio.get_running_loop()
+        # Each future resolves to None (the step succeeded) or the name of the failed step.
+        done: dict[str, asyncio.Future[str | None]] = {
+            s.name: loop.create_future() for s in self.pipeline.steps
+        }
+        try:
+            async with asyncio.TaskGroup() as group:
+                for step in self.pipeline.steps:
+                    task = group.create_task(self._step_task(step, run, done))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+        finally:
+            run.t_end = time.perf_counter()
+            await asyncio.shield(asyncio.gather(*(a.aclose() for a in self.adapters.values())))
+
+    async def _step_task(
+        self, step: Step, run: PipelinePass, done: dict[str, asyncio.Future[str | None]]
+    ) -> None:
+        result = run.result(step.name)
+        failed: str | None = None
+        try:
+            for finished in asyncio.as_completed([done[d] for d in step.after]):
+                failed = await finished
+                if failed is not None:
+                    break
+            if failed is not None:
+                _skip(result, failed)
+            elif self.cancelled:
+                mark_cancelled(result)
+            else:
+                await self._execute_async(step, run, result)
+        except asyncio.CancelledError:
+            mark_cancelled(result)
+        except Exception as exc:
+            apply_event(result, Failed(time.perf_counter(), describe_error(exc)))
+        finally:
+            if not result.state.over:
+                mark_cancelled(result)
+            outcome = None if result.ok else (failed or step.name)
+            if not done[step.name].done():
+                done[step.name].set_result(outcome)
+
+    async def _execute_async(self, step: Step, run: PipelinePass, result: StepResult) -> None:
+        if step.kind == "llm":
+            request = self._request(step, run, result)
+            async for event in self.adapters[str(step.model)].stream_async(request):
+                apply_event(result, event)
+        elif step.kind == "wait":
+            apply_event(result, Started(time.perf_counter()))
+            await asyncio.sleep(step.seconds * self.time_scale)
+            _finish(result, self._render(step, run))
+        else:
+            apply_event(result, Started(time.perf_counter()))
+            # urllib blocks; a worker thread keeps the event loop (and the other steps) moving.
+            body, error = await asyncio.to_thread(_http_get, str(step.url), step.timeout)
+            _finish(result, body, error)
+
+    # --- sync: one step at a time, in file order, on a thread of its own ------------------
+
+    async def _run_sync(self, run: PipelinePass) -> None:
+        loop = asyncio.get_running_loop()
+        finished: asyncio.Future[None] = loop.create_future()
+
+        def work() -> None:
+            try:
+                self._sync_steps(run)
+            finally:
+                loop.call_soon_threadsafe(_resolve, finished)
+
+        # A daemon thread: a blocking read stalled after a cancel never holds up the exit.
+        threading.Thread(target=work, name="modelrace-pipeline-sync", daemon=True).start()
+        await finished
+
+    def _sync_steps(self, run: PipelinePass) -> None:
+        failed_root: dict[str, str] = {}
+        for step in self.order:
+            result = run.result(step.name)
+            root = next((failed_root[d] for d in step.after if d in failed_root), None)
+            if self.cancelled:
+                mark_cancelled(result)
+            elif root is not None:
+                _skip(result, root)
+            else:
+                try:
+                    self._execute_sync(step, run, result)
+                except Exception as exc:
+                    apply_event(result, Failed(time.perf_counter(), describe_error(exc)))
+                if not result.state.over:
+                    mark_cancelled(result)
+            if not result.ok:
+                failed_root[step.name] = root or step.name
+
+    def _execute_sync(self, step: Step, run: PipelinePass, result: StepResult) -> None:
+        if step.kind == "llm":
+            request = self._request(step, run, result)
+            stream = self.adapters[str(step.model)].stream_sync(request, self._cancel)
+            try:
+                for event in stream:
+                    apply_event(result, event)
+                    if result.state.over:
+                        break
+            finally:
+                stream.close()
+        elif step.kind == "wait":
+            apply_event(result, Started(time.perf_counter()))
+            # A blocking sleep, as a sync script would do; a cancel cuts it short.
+            if self._cancel.wait(step.seconds * self.time_scale):
+                mark_cancelled(result)
+                return
+            _finish(result, self._render(step, run))
+        else:
+            apply_event(result, Started(time.perf_counter()))
+            _finish(result, *_http_get(str(step.url), step.timeout))
+
+    # --- shared ---------------------------------------------------------------------------
+
+    def _outputs(self, run: PipelinePass) -> dict[str, str]:
+        return {r.step: r.text for r in run.steps if r.ok}
+
+    def _render(self, step: Step, run: PipelinePass) -> str:
+        assert step.output is not None
+        return step.output.render(self.input, self._outputs(run))
+
+    def _request(self, step: Step, run: PipelinePass, result: StepResult) -> Request:
+        outputs = self._outputs(run)
+        assert step.prompt is not None
+        prompt = step.prompt.render(self.input, outputs)
+        system = step.system.render(self.input, outputs) if step.system else None
+        result.prompt = prompt
+        return Request(prompt, system or None, step.temperature, step.max_tokens, step.timeout)
+
+
+def _client_timeout(pipeline: Pipeline) -> float | None:
+    """Clients are shared by steps; each request still keeps its own deadline."""
+    timeouts = [s.timeout for s in pipeline.steps if s.kind == "llm"]
+    if not timeouts or any(t is None for t in timeouts):
+        return None
+    return max(t for t in timeouts if t is not None)
+
+
+def _new_result(step: Step) -> StepResult:
+    return StepResult(step.label, step=step.name, kind=step.kind, after=list(step.after))
+
+
+def _finish(result: StepResult, text: str, error: str | None = None) -> None:
+    """A wait or get step: its 'first token' is its end, its text arrives in one piece."""
+    now = time.perf_counter()
+    if error is not None:
+        apply_event(result, Failed(now, error))
+        return
+    if text:
+        apply_event(result, TextDelta(now, text))
+    elif not result.state.over:
+        result.first_token = now
+    apply_event(result, Finished(now))
+
+
+def _skip(result: StepResult, failed: str) -> None:
+    if result.state.over:
+        return
+    now = time.perf_counter()
+    result.start = result.end = now
+    result.error = f"{SKIPPED}: step {failed!r} failed"
+    result.state = State.FAILED
+
+
+def _http_get(url: str, timeout: float | None) -> tuple[str, str | None]:
+    """The body as text, or an error line; a non-2xx status is an error."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            body = response.read()
+            charset = response.headers.get_content_charset() or "utf-8"
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        return "", one_line(f"HTTP {exc.code}: {exc.reason}")
+    except urllib.error.URLError as exc:
+        return "", one_line(f"GET {url} failed: {exc.reason}")
+    except (OSError, ValueError) as exc:
+        return "", one_line(f"GET {url} failed: {describe_error(exc)}")
+    if not 200 <= status < 300:
+        return "", f"HTTP {status}"
+    return body.decode(charset, errors="replace"), None
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
