@@ -55,6 +55,8 @@ class Adapter:
     provider: ClassVar[str] = ""
     # Any one of these variables is enough; the first is the one named when all are missing.
     key_variables: ClassVar[tuple[str, ...]] = ()
+    # Shown while clients are built, for providers where that takes noticeable time.
+    preparing_note: ClassVar[str | None] = None
 
     def __init__(self, spec: Spec) -> None:
         self.spec = spec

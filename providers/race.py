@@ -140,7 +140,7 @@ class Race:
             for side, run in zip(self.mode.sides(), self.runs, strict=True):
                 if self.cancelled:
                     break
-                await self._prepare(side)
+                await self._prepare(side, run)
                 if self.cancelled:
                     break
                 await self._run_side(side, run)
@@ -163,15 +163,21 @@ class Race:
             elif self.cancelled and any(r.state is State.CANCELLED for r in run.results):
                 run.cancelled = True
 
-    async def _prepare(self, side: Mode) -> None:
+    async def _prepare(self, side: Mode, run: Run) -> None:
         """Import SDKs and build clients off the event loop, before the clock starts."""
         loop = asyncio.get_running_loop()
         timeout = self.request.timeout
+        for adapter, result in zip(self.adapters, run.results, strict=True):
+            result.status = adapter.preparing_note
         if side.name in ("sync", "threads"):
             jobs = [asyncio.to_thread(a.prepare_sync, timeout) for a in self.adapters]
         else:
             jobs = [asyncio.to_thread(a.prepare_async, loop, timeout) for a in self.adapters]
-        await asyncio.gather(*jobs)
+        try:
+            await asyncio.gather(*jobs)
+        finally:
+            for result in run.results:
+                result.status = None
 
     async def _run_side(self, side: Mode, run: Run) -> None:
         for result in run.results:

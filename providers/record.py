@@ -60,7 +60,8 @@ class Result:
             return self.reported_output_tokens
         if not self.chunks:
             return None if self.state is State.FAILED else 0
-        return max(1, round(len(self.text) / CHARS_PER_TOKEN))
+        # Each streamed chunk carries at least one token; long chunks carry about 4 chars each.
+        return max(len(self.chunks), round(len(self.text) / CHARS_PER_TOKEN))
 
     @property
     def tokens_estimated(self) -> bool:

@@ -133,6 +133,8 @@ def test_metrics_follow_their_definitions():
     assert r.inter_token_latency == pytest.approx((2.5 - 0.5) / 10)
     estimated = Result("m", state=State.DONE, chunks=["abcd"] * 8, start=0, first_token=1, end=2)
     assert estimated.output_tokens == 8 and estimated.tokens_estimated
+    assert Result("m", chunks=["a"] * 10).output_tokens == 10
+    assert Result("m", chunks=["abcdefghijklmnop"] * 2).output_tokens == 8
 
 
 @pytest.mark.parametrize(

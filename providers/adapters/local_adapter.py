@@ -13,6 +13,7 @@ class LocalAdapter(OpenAIAdapter):
     provider = "local"
     key_variables = ()
     max_tokens_field = "max_tokens"
+    preparing_note = "loading the model into llama.cpp…"
 
     def api_key(self) -> str:
         return "local"

@@ -13,6 +13,7 @@ class SimAdapter(OpenAIAdapter):
     provider = "sim"
     key_variables = ()
     max_tokens_field = "max_tokens"
+    preparing_note = "starting the simulator…"
 
     def api_key(self) -> str:
         return "sim"
