@@ -1,0 +1,314 @@
+"""The dashboard driven through Textual's pilot against the real simulator on loopback."""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from providers.record import State
+from providers.sim import SimServer, expected_answer
+from tui.app import ModelRaceApp
+from tui.history import PromptHistory
+from tui.screens import ModelPickerScreen, SettingsScreen
+from tui.text import visible
+
+ROOT = Path(__file__).resolve().parent.parent
+SDKS = ("openai", "anthropic", "google.genai", "ollama")
+FAST = "sim:fast,tokens=30,tps=300,ttft=0.05"
+THRESHOLDS: list[int] = []
+FAST2 = "sim:localish,tokens=20,tps=300,ttft=0.1,jitter=0"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def sim() -> Iterator[str]:
+    THRESHOLDS[:] = gc.get_threshold()
+    server = SimServer()
+    url = server.start()
+    old = os.environ.get("MODELRACE_SIM_URL")
+    os.environ["MODELRACE_SIM_URL"] = url
+    yield url
+    if old is None:
+        os.environ.pop("MODELRACE_SIM_URL", None)
+    else:
+        os.environ["MODELRACE_SIM_URL"] = old
+    server.stop()
+    # The app tunes the process's GC while it runs; give other test modules the defaults back.
+    gc.unfreeze()
+    gc.set_threshold(*THRESHOLDS)
+
+
+def make_app(specs: list[str], mode: str = "async", path: Path | None = None) -> ModelRaceApp:
+    return ModelRaceApp(specs, history=PromptHistory(path), mode=mode)
+
+
+async def until(pilot, check: Callable[[], bool], timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await pilot.pause(0.05)
+
+
+async def send(pilot, app: ModelRaceApp, prompt: str) -> None:  # type: ignore[no-untyped-def]
+    before = app.race
+    app.prompt_box.load_text(prompt)
+    await pilot.press("enter")
+    await until(pilot, lambda: app.race is not before, timeout=2)
+
+
+async def settle(pilot, app: ModelRaceApp) -> None:  # type: ignore[no-untyped-def]
+    """Wait for the race to end and every panel to show its final (Markdown) rendering."""
+    await until(pilot, lambda: not app.racing)
+    await until(
+        pilot,
+        lambda: all(
+            p._finished and (p.view.rendered_markdown or not p.result.chunks) for p in app.panels
+        ),
+    )
+
+
+def notes(app: ModelRaceApp) -> list[str]:
+    return [str(n.message) for n in app._notifications]
+
+
+def model_name(spec: str) -> str:
+    return spec.split(":", 1)[1]
+
+
+async def test_prompt_fills_every_panel_with_the_exact_answer() -> None:
+    app = make_app([FAST, FAST2])
+    async with app.run_test(size=(160, 48)) as pilot:
+        assert app.focused is app.prompt_box
+        await send(pilot, app, "why is the sky blue?")
+        await settle(pilot, app)
+        for panel in app.panels:
+            want = expected_answer(model_name(panel.spec), "why is the sky blue?")
+            assert panel.result is not None and panel.result.state is State.DONE
+            assert panel.result.text == want
+            assert panel.view.text == visible(want)
+            assert "done" in str(panel.status.render())
+        assert app.prompt_box.text == ""
+
+
+async def test_a_failing_model_shows_its_error_while_the_others_finish() -> None:
+    app = make_app(["sim:error", FAST])
+    async with app.run_test(size=(160, 48)) as pilot:
+        await send(pilot, app, "hello")
+        await settle(pilot, app)
+        failed, ok = app.panels
+        assert failed.result.state is State.FAILED
+        status = str(failed.status.render())
+        assert "failed" in status and "HTTP 500" in status
+        assert ok.result.state is State.DONE
+        assert ok.result.text == expected_answer(model_name(FAST), "hello")
+
+
+async def test_escape_cancels_and_keeps_partial_text() -> None:
+    slow = "sim:slow,tokens=400,tps=40,ttft=0.05"
+    app = make_app([slow])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await send(pilot, app, "tell me a long story")
+        panel = app.panels[0]
+        await until(pilot, lambda: panel.view.fed >= 5)
+        await pilot.press("escape")
+        await until(pilot, lambda: not app.racing, timeout=5)
+        await settle(pilot, app)
+        result = panel.result
+        assert result.state is State.CANCELLED
+        full = expected_answer(model_name(slow), "tell me a long story")
+        assert result.text and full.startswith(result.text) and result.text != full
+        assert panel.view.text == visible(result.text)
+        assert "cancelled" in str(panel.status.render())
+        assert app.race is not None and app.race.runs[0].cancelled
+
+
+async def test_mode_switch_changes_the_timeline() -> None:
+    specs = ["sim:fast,tokens=15,tps=150,ttft=0.1", "sim:fast,tokens=15,tps=150,ttft=0.15"]
+    app = make_app(specs, mode="sync")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await send(pilot, app, "compare")
+        await settle(pilot, app)
+        await pilot.press("ctrl+t")
+        assert app.mode == "async"
+        await send(pilot, app, "compare")
+        await settle(pilot, app)
+        await pilot.pause(0.2)
+        sync_run, async_run = app.runs[-2:]
+        assert (sync_run.mode, async_run.mode) == ("sync", "async")
+        a, b = sync_run.results
+        assert a.end <= b.start, "sync rows must not overlap"
+        a, b = async_run.results
+        assert max(a.start, b.start) < min(a.end, b.end), "async rows must overlap"
+        keys = [k for k in app.timeline.row_keys if k is not None]
+        assert [n for n, _ in keys].count(1) == 2 and [n for n, _ in keys].count(2) == 2
+        lines = app.timeline.plain_lines()
+        assert any("#1 sync" in line and "wall" in line for line in lines)
+        assert any("#2 async" in line and "ideal" in line for line in lines)
+        assert any("speedup sync ÷ async" in line for line in lines)
+
+
+async def test_markup_and_escapes_in_an_answer_are_shown_literally() -> None:
+    app = make_app(["sim:markup"])
+    async with app.run_test(size=(160, 48)) as pilot:
+        await send(pilot, app, "markup please")
+        await settle(pilot, app)
+        view = app.panels[0].view
+        assert "[bold red]x[/]" in view.text and "␛[2J" in view.text
+        drawn = "\n".join(strip.text for strip in view._final or [])
+        assert "[bold red]x[/]" in drawn
+        assert "␛[2J" in drawn and "\x1b" not in drawn
+        assert "[red]not red[/red]" in drawn
+        shot = app.export_screenshot()
+        assert "\x1b" not in shot
+
+
+async def test_history_recalls_the_last_prompt(tmp_path: Path) -> None:
+    path = tmp_path / "history.jsonl"
+    app = make_app([FAST], path=path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await send(pilot, app, "first question")
+        await settle(pilot, app)
+        app.prompt_box.load_text("draft")
+        await pilot.press("up")
+        assert app.prompt_box.text == "first question"
+        await pilot.press("down")
+        assert app.prompt_box.text == "draft"
+        await pilot.pause(0.2)
+    stored = [json.loads(line)["prompt"] for line in path.read_text().splitlines()]
+    assert stored == ["first question"]
+    again = PromptHistory(path)
+    again.load()
+    assert again.previous("") == "first question"
+
+
+async def test_bad_input_gives_a_notification_and_keeps_what_was_typed() -> None:
+    app = make_app([FAST])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("ctrl+s")
+        assert isinstance(app.screen, SettingsScreen)
+        app.screen.query_one("#temperature").value = "hot"
+        await pilot.press("ctrl+s")
+        assert isinstance(app.screen, SettingsScreen)
+        assert app.screen.query_one("#temperature").value == "hot"
+        assert any("temperature" in n for n in notes(app))
+        await pilot.press("escape")
+        await pilot.press("ctrl+l")
+        assert isinstance(app.screen, ModelPickerScreen)
+        box = app.screen.query_one("#add")
+        box.value = "nosuch:model"
+        box.focus()
+        await pilot.press("enter")
+        assert box.value == "nosuch:model"
+        assert any("unknown provider" in n for n in notes(app))
+        box.value = "sim:slow"
+        await pilot.press("enter")
+        assert box.value == ""
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+        assert [p.spec for p in app.panels] == [FAST, "sim:slow"]
+        # Switch everything off: a run with no models is refused with a notification.
+        await pilot.press("ctrl+l")
+        app.screen.query_one("#models").deselect_all()
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+        app.prompt_box.load_text("anyone?")
+        await pilot.press("enter")
+        assert app.race is None and app.prompt_box.text == "anyone?"
+        assert any("No models" in n for n in notes(app))
+
+
+async def test_zoom_and_copy_act_on_the_selected_panel() -> None:
+    app = make_app([FAST, FAST2])
+    async with app.run_test(size=(160, 48)) as pilot:
+        await send(pilot, app, "zoom")
+        await settle(pilot, app)
+        await pilot.press("ctrl+n", "ctrl+f")
+        assert app.screen.has_class("-zoom")
+        assert [p.display for p in app.panels] == [False, True]
+        copied: list[str] = []
+        app.copy_to_clipboard = copied.append  # type: ignore[method-assign]
+        app._save_answer = lambda spec, text: None  # type: ignore[method-assign]
+        await pilot.press("ctrl+g")
+        assert copied == [app.panels[1].result.text]
+        await pilot.press("ctrl+f")
+        assert not app.screen.has_class("-zoom")
+
+
+async def test_main_screen_snapshot_shows_titles_timeline_and_mode() -> None:
+    app = make_app([FAST, "sim:error"], mode="both")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause(0.3)
+        idle = app.export_screenshot()
+        for text in ("sim:fast,tokens=30", "sim:error", "mode", "both", "loop", "Send", "Mode"):
+            assert text in idle
+        await send(pilot, app, "snapshot")
+        await settle(pilot, app)
+        await pilot.pause(0.3)
+        shot = app.export_screenshot()
+        for text in ("#1", "sync", "#2", "async", "wall", "ideal", "speedup", "HTTP", "500"):
+            assert text in shot
+
+
+def test_no_sdk_is_imported_before_the_first_run() -> None:
+    code = f"""
+import sys
+from providers.config import Config
+from tui.app import ModelRaceApp
+from tui.history import PromptHistory
+app = ModelRaceApp(["sim:fast", "openai:gpt-5-mini", "anthropic:claude-haiku-4-5",
+                    "gemini:gemini-2.5-flash", "ollama:qwen3:8b"], Config(),
+                   history=PromptHistory(None))
+original = app._display
+def display(screen, renderable):
+    if renderable is not None and not hasattr(app, "_seen"):
+        app._seen = True
+        print(",".join(m for m in {SDKS!r} if m in sys.modules) or "none", flush=True)
+        app.call_later(app.exit)
+    return original(screen, renderable)
+app._display = display
+app.run(headless=True)
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[0] == "none"
+
+
+async def test_every_key_has_a_palette_entry_and_the_palette_switches_mode() -> None:
+    app = make_app([FAST], mode="both")
+    async with app.run_test(size=(120, 40)) as pilot:
+        names = [name for name, _, _ in app.palette_actions()]
+        for binding in app.BINDINGS:
+            assert binding.description in names  # type: ignore[union-attr]
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.2)
+        await pilot.press(*"Mode: sync")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await until(pilot, lambda: app.mode == "sync", timeout=3)
+
+
+def test_timeline_speedup_ignores_cancelled_runs() -> None:
+    from providers.record import Result, Run
+    from tui.timeline import Timeline
+
+    def run(mode: str, wall: float, cancelled: bool = False) -> Run:
+        r = Result("sim:fast", state=State.DONE, start=0.0, first_token=0.1, end=wall)
+        return Run(mode, [r], mode != "sync", t0=0.0, t_end=wall, cancelled=cancelled)
+
+    timeline = Timeline()
+    timeline.add_runs([run("sync", 4.0), run("async", 1.0, cancelled=True)])
+    timeline._build(10.0)
+    assert not any("speedup" in line for line in timeline.plain_lines())
+    timeline.add_runs([run("async", 2.0)])
+    timeline._build(10.0)
+    assert any("speedup sync ÷ async 2.00×" in line for line in timeline.plain_lines())

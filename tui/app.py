@@ -1,0 +1,447 @@
+"""The dashboard: panels streaming side by side, the race timeline, the prompt, the keys.
+
+The race engine writes its records from the event loop or a worker thread; this app never
+takes a callback per token. A timer polls the records 15 times a second and each widget
+repaints only what changed since the last look: that is the batching that keeps it smooth.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import sys
+import time
+from functools import partial
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Grid, Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Static
+from textual.worker import Worker
+
+from providers import Config, Request, SpecError, make_adapter
+from providers.race import MODE_NAMES, Mode, ModeError, Race, parse_mode
+from providers.record import Run
+from tui.commands import DashboardCommands
+from tui.history import PromptHistory, default_path
+from tui.lagmeter import LagMeter
+from tui.panel import AnswerPanel, StreamView
+from tui.prompt import PromptBox
+from tui.screens import HelpScreen, ModelChoice, ModelPickerScreen, Settings, SettingsScreen
+from tui.timeline import Timeline
+
+POLL_HZ = 15
+GC_THRESHOLD = 10_000
+MAX_COLUMNS = 4
+ACTION_HELP = {
+    "cycle_mode": "Cycle the run mode: sync, async, both, threads, limit N",
+    "settings": "System prompt, temperature, max tokens, timeout, limit N",
+    "models": "Toggle models on and off, or add a model spec",
+    "cancel": "Stop what is streaming and keep what arrived",
+    "rerun": "Send the last prompt again in the current mode",
+    "zoom": "Show the selected panel full screen, and back",
+    "next_panel": "Select the next panel (for zoom and copy)",
+    "copy_answer": "Copy the selected panel's answer (and save it to a file)",
+    "help": "Every key and what the screen shows",
+    "quit": "Leave modelrace",
+}
+# Actions that act on the dashboard; they are off while a modal screen is open.
+DASHBOARD_ACTIONS = {
+    "cycle_mode",
+    "settings",
+    "models",
+    "cancel",
+    "rerun",
+    "zoom",
+    "next_panel",
+    "copy_answer",
+    "help",
+}
+
+
+def grid_columns(count: int) -> int:
+    """Side by side up to four, then as square a grid as fits (16 → 4 × 4, 6 → 3 × 2)."""
+    if count <= MAX_COLUMNS:
+        return max(1, count)
+    rows = math.ceil(count / MAX_COLUMNS)
+    return math.ceil(count / rows)
+
+
+class ModelRaceApp(App[int]):
+    """Send one prompt to several models at once and watch them race."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "modelrace"
+    COMMANDS = App.COMMANDS | {DashboardCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+t", "cycle_mode", "Mode"),
+        Binding("ctrl+s", "settings", "Settings"),
+        Binding("ctrl+l", "models", "Models"),
+        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+r", "rerun", "Rerun"),
+        Binding("ctrl+f", "zoom", "Zoom"),
+        Binding("ctrl+n", "next_panel", "Next panel"),
+        Binding("ctrl+g", "copy_answer", "Copy"),
+        Binding("f1", "help", "Help"),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    def __init__(
+        self,
+        specs: list[str],
+        config: Config | None = None,
+        *,
+        history: PromptHistory | None = None,
+        mode: str = "both",
+    ) -> None:
+        super().__init__()
+        self.config = config or Config()
+        self.bad_specs: list[str] = []
+        self.choices = [ModelChoice(spec, True) for spec in self._normalise(specs)]
+        self.history = history if history is not None else PromptHistory(default_path())
+        self.settings = Settings()
+        self.mode = str(parse_mode(mode))
+        self.race: Race | None = None
+        self.runs: list[Run] = []
+        self.panels: list[AnswerPanel] = []
+        self.selected = 0
+        self.last_prompt: str | None = None
+        self._race_worker: Worker[None] | None = None
+        self._bound_run: Run | None = None
+        self._ticks = 0
+        self._frozen_modules = 0
+        self.timeline = Timeline(id="timeline")
+        self.prompt_box = PromptBox(self.history, id="prompt")
+        self.mode_label = Static(id="mode-label", markup=False)
+        self.run_label = Static(id="run-label", markup=False)
+
+    def _normalise(self, specs: list[str]) -> list[str]:
+        out: list[str] = []
+        for spec in specs:
+            try:
+                name = str(make_adapter(spec, self.config).spec)
+            except SpecError as exc:
+                self.bad_specs.append(str(exc))
+                continue
+            if name not in out:
+                out.append(name)
+        return out
+
+    # --- layout -----------------------------------------------------------------------------
+
+    @property
+    def enabled_specs(self) -> list[str]:
+        return [c.spec for c in self.choices if c.enabled]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="body"):
+            yield Grid(*self._make_panels(), id="panels", classes=self._grid_class())
+            yield self.timeline
+        with Horizontal(id="bar"):
+            yield self.mode_label
+            yield self.run_label
+            yield LagMeter(id="lag")
+        yield self.prompt_box
+        yield Footer()
+
+    def _make_panels(self) -> list[AnswerPanel]:
+        self.panels = [AnswerPanel(spec) for spec in self.enabled_specs]
+        self.selected = 0
+        if self.panels:
+            self.panels[0].add_class("-selected")
+        return self.panels
+
+    def _grid_class(self) -> str:
+        return f"cols-{grid_columns(len(self.enabled_specs))}"
+
+    def on_mount(self) -> None:
+        self.prompt_box.focus()
+        self._show_mode()
+        self._show_run_label("type a prompt and press Enter")
+        self.set_interval(1 / POLL_HZ, self._tick)
+        self.call_after_refresh(self._freeze_heap)
+        self.run_worker(self.history.load, thread=True, group="history")
+        for message in self.bad_specs:
+            self.notify(message, title="Model skipped", severity="error")
+        if not self.panels:
+            self.notify("No models: press ctrl+l to add some.", severity="warning")
+
+    # --- the poll: the only place panels and the timeline learn about new tokens --------------
+
+    def _tick(self) -> None:
+        self._ticks += 1
+        now = time.perf_counter()
+        race = self.race
+        if race is not None:
+            active = next((r for r in reversed(race.runs) if r.t0 is not None), race.runs[0])
+            if active is not self._bound_run:
+                # Clients are built before a run's clock starts: the SDKs are loaded by now.
+                if active.t0 is not None:
+                    self._freeze_heap()
+                self._bind_panels(active)
+        status = self._ticks % 3 == 0
+        for panel in self.panels:
+            panel.poll(now, status)
+        if self._ticks % 2 == 0:
+            self.timeline.poll(now)
+
+    def _freeze_heap(self) -> None:
+        """Hide long-lived objects from the cyclic GC once new modules have loaded.
+
+        With the SDKs imported, a full collection walks every module, class and cache and
+        held the loop for ~100 ms every second or two while streams made garbage. Frozen
+        objects are never scanned again; only what was created since is.
+        """
+        if len(sys.modules) != self._frozen_modules:
+            self._frozen_modules = len(sys.modules)
+            gc.freeze()
+            # Streams allocate thousands of short-lived objects a second; collect young ones
+            # less often so the (now small) full collections come minutes apart, not seconds.
+            gc.set_threshold(GC_THRESHOLD, 10, 10)
+
+    def attach_runs(self, runs: list[Run]) -> None:
+        """Show runs on the timeline and bind the panels to the first; used by every race."""
+        self.runs.extend(runs)
+        del self.runs[:-8]
+        self.timeline.add_runs(runs)
+        self._bind_panels(runs[0])
+
+    def _bind_panels(self, run: Run) -> None:
+        self._bound_run = run
+        number = next((e.number for e in self.timeline.entries if e.run is run), 0)
+        for panel, result in zip(self.panels, run.results, strict=False):
+            panel.bind(result, f"#{number} {run.mode}")
+
+    # --- running ------------------------------------------------------------------------------
+
+    @property
+    def racing(self) -> bool:
+        return self._race_worker is not None and self._race_worker.is_running
+
+    def on_prompt_box_send(self, message: PromptBox.Send) -> None:
+        if self.start_race(message.prompt):
+            self.prompt_box.clear()
+
+    def start_race(self, prompt: str) -> bool:
+        """Start a race of the enabled models; a notification says why when it cannot."""
+        if not prompt.strip():
+            self.notify("Type a prompt first.", severity="warning")
+            return False
+        if not self.enabled_specs:
+            self.notify("No models selected: press ctrl+l to pick some.", severity="error")
+            return False
+        if self.racing:
+            self.notify("A run is still streaming: Esc cancels it.", severity="warning")
+            return False
+        try:
+            adapters = [make_adapter(spec, self.config) for spec in self.enabled_specs]
+            mode = parse_mode(self.mode)
+        except (SpecError, ModeError) as exc:
+            self.notify(str(exc), severity="error")
+            return False
+        s = self.settings
+        request = Request(
+            prompt,
+            system=s.system or None,
+            temperature=s.temperature,
+            max_tokens=s.max_tokens,
+            timeout=s.timeout,
+        )
+        stored = self.history.add(prompt)
+        if stored is not None:
+            self.run_worker(partial(self.history.append_to_file, stored), thread=True)
+        self.last_prompt = prompt
+        self.race = Race(adapters, request, mode)
+        self.attach_runs(self.race.runs)
+        self._show_run_label(f"running {mode} over {len(adapters)} models…")
+        self._race_worker = self.run_worker(
+            self._drive(self.race), group="race", exit_on_error=False
+        )
+        return True
+
+    async def _drive(self, race: Race) -> None:
+        try:
+            await race.run()
+        finally:
+            for adapter in race.adapters:
+                adapter.close()
+            self._tick()
+            walls = [f"{r.mode} {r.wall_s:.2f} s" for r in race.runs if r.wall_s is not None]
+            state = "cancelled" if race.cancelled else "finished"
+            self._show_run_label(f"{state}: " + ", ".join(walls))
+
+    # --- actions -----------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not (action in DASHBOARD_ACTIONS and isinstance(self.screen, ModalScreen))
+
+    def palette_actions(self) -> list[tuple[str, str, str]]:
+        """(name, help, action) for the command palette: one per key binding."""
+        entries = [("Send prompt", "Send the prompt box to every model (Enter)", "send")]
+        for binding in self.BINDINGS:
+            assert isinstance(binding, Binding)
+            help_text = ACTION_HELP.get(binding.action, binding.description)
+            entries.append((binding.description, f"{help_text} ({binding.key})", binding.action))
+        return entries
+
+    def mode_names(self) -> list[str]:
+        return [m if m != "limit=N" else f"limit={self.settings.limit}" for m in MODE_NAMES]
+
+    def action_send(self) -> None:
+        self.prompt_box.action_send()
+
+    def set_mode(self, mode: str) -> None:
+        try:
+            self.mode = str(parse_mode(mode))
+        except ModeError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self._show_mode()
+
+    def action_cycle_mode(self) -> None:
+        names = self.mode_names()
+        current = Mode("limit").name if self.mode.startswith("limit") else self.mode
+        index = next((i for i, n in enumerate(names) if n.startswith(current)), -1)
+        self.set_mode(names[(index + 1) % len(names)])
+
+    def action_cancel(self) -> None:
+        if self.screen.is_modal:
+            return
+        if not self.racing or self.race is None:
+            return
+        self.race.cancel()
+        if self._race_worker is not None:
+            self._race_worker.cancel()
+        self.notify("Cancelled: what arrived is kept.")
+
+    def action_rerun(self) -> None:
+        if self.last_prompt is None:
+            self.notify("Nothing to rerun yet: send a prompt first.", severity="warning")
+            return
+        self.start_race(self.last_prompt)
+
+    def action_settings(self) -> None:
+        def apply(settings: Settings | None) -> None:
+            if settings is None:
+                return
+            self.settings = settings
+            if self.mode.startswith("limit"):
+                self.mode = f"limit={settings.limit}"
+            self._show_mode()
+            self.notify("Settings saved.")
+
+        self.push_screen(SettingsScreen(self.settings), apply)
+
+    def action_models(self) -> None:
+        if self.racing:
+            self.notify("Models can change once this run ends (Esc cancels it).")
+            return
+        self.push_screen(ModelPickerScreen(self.choices, self.config), self._apply_models)
+
+    async def _apply_models(self, choices: list[ModelChoice] | None) -> None:
+        if choices is None or choices == self.choices:
+            return
+        self.choices = choices
+        grid = self.query_one("#panels", Grid)
+        await grid.remove_children()
+        self._bound_run = None
+        self.race = None
+        grid.set_classes(self._grid_class())
+        await grid.mount_all(self._make_panels())
+        self.screen.remove_class("-zoom")
+        if not self.panels:
+            self.notify("No models selected: a run needs at least one.", severity="warning")
+
+    def _selected_panel(self) -> AnswerPanel | None:
+        if not self.panels:
+            return None
+        return self.panels[min(self.selected, len(self.panels) - 1)]
+
+    def _select(self, index: int) -> None:
+        if not self.panels:
+            return
+        for panel in self.panels:
+            panel.remove_class("-selected")
+        self.selected = index % len(self.panels)
+        self.panels[self.selected].add_class("-selected")
+        if self.screen.has_class("-zoom"):
+            for panel in self.panels:
+                panel.set_class(panel is self.panels[self.selected], "-zoomed")
+
+    def action_next_panel(self) -> None:
+        self._select(self.selected + 1)
+
+    def on_descendant_focus(self, event: object) -> None:
+        widget = getattr(event, "widget", None)
+        if isinstance(widget, StreamView) and isinstance(widget.parent, AnswerPanel):
+            self._select(self.panels.index(widget.parent))
+
+    def action_zoom(self) -> None:
+        panel = self._selected_panel()
+        if panel is None:
+            return
+        zoom = not self.screen.has_class("-zoom")
+        self.screen.set_class(zoom, "-zoom")
+        for other in self.panels:
+            other.set_class(zoom and other is panel, "-zoomed")
+
+    def action_copy_answer(self) -> None:
+        panel = self._selected_panel()
+        text = panel.result.text if panel is not None and panel.result is not None else ""
+        if not text:
+            self.notify("Nothing to copy yet in the selected panel.", severity="warning")
+            return
+        self.copy_to_clipboard(text)
+        self.run_worker(partial(self._save_answer, panel.spec, text), thread=True)  # type: ignore[union-attr]
+
+    def _save_answer(self, spec: str, text: str) -> None:
+        """The clipboard escape (OSC 52) is not honoured everywhere, so keep a file too."""
+        from pathlib import Path
+
+        from platformdirs import user_data_dir
+
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in spec)
+        folder = Path(user_data_dir("modelrace")) / "answers"
+        path = folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{safe}.md"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            self.call_from_thread(self.notify, f"Copied; could not save a file: {exc}")
+            return
+        self.call_from_thread(self.notify, f"Copied {spec}'s answer; also saved to {path}")
+
+    def action_help(self) -> None:
+        keys = [("enter", "Send the prompt"), ("ctrl+j", "New line in the prompt")]
+        keys += [("up / down", "Prompt history (on the first / last line)")]
+        keys += [(b.key, b.description) for b in self.BINDINGS if isinstance(b, Binding)]
+        keys += [("ctrl+p", "Command palette"), ("tab", "Focus a panel to scroll it")]
+        self.push_screen(HelpScreen(keys))
+
+    # --- labels --------------------------------------------------------------------------------
+
+    def _show_mode(self) -> None:
+        label = Text("mode ", style="dim")
+        label.append(self.mode, style="bold")
+        label.append("  (ctrl+t)", style="dim")
+        self.mode_label.update(label)
+
+    def _show_run_label(self, message: str) -> None:
+        self.run_label.update(Text(message, style="dim"))
+
+
+def run_dashboard(specs: list[str], config: Config) -> int:
+    """Open the dashboard with `specs`, else the configured models, else the offline set."""
+    if not specs:
+        from providers.defaults import default_specs
+
+        specs = default_specs(config)
+    app = ModelRaceApp(specs, config)
+    app.run()
+    return app.return_code or 0
+
+
+__all__ = ["ModelRaceApp", "run_dashboard"]

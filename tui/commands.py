@@ -1,0 +1,38 @@
+"""Command palette entries: every dashboard action, plus one entry per run mode."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+
+class DashboardCommands(Provider):
+    """Built from the app's own action table, so a new key gets its palette entry for free."""
+
+    def _commands(self) -> list[tuple[str, str, Callable[[], object]]]:
+        app = self.app
+        commands: list[tuple[str, str, Callable[[], object]]] = []
+        for name, help_text, action in app.palette_actions():  # type: ignore[attr-defined]
+            commands.append((name, help_text, partial(app.run_action, action)))
+        for mode in app.mode_names():  # type: ignore[attr-defined]
+            commands.append(
+                (
+                    f"Mode: {mode}",
+                    f"Run the next prompt in {mode} mode",
+                    partial(app.set_mode, mode),
+                )  # type: ignore[attr-defined]
+            )
+        return commands
+
+    async def discover(self) -> Hits:
+        for name, help_text, callback in self._commands():
+            yield DiscoveryHit(name, callback, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, help_text, callback in self._commands():
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name), callback, help=help_text)

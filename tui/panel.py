@@ -1,0 +1,241 @@
+"""One model's answer: plain text while it streams, Markdown once it is over, and a status line.
+
+Streaming cost is what keeps 16 panels smooth: each poll wraps only the new tail of the text
+(finished lines are wrapped once and kept), and only rows that changed are repainted. Markdown
+is rendered once, at the end, by Rich in a worker thread, and swapped in as ready-made strips.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual import work
+from textual.containers import Vertical
+from textual.geometry import Region
+from textual.strip import Strip
+from textual.widgets import Static
+
+from providers.record import Result, State
+from tui.lineview import LineView
+from tui.text import visible, wrap
+
+STATE_STYLE = {
+    State.PREPARING: "dim",
+    State.WAITING: "#d7af00",
+    State.STREAMING: "#5fd75f",
+    State.DONE: "bold #5f87ff",
+    State.FAILED: "bold #ff5f5f",
+    State.CANCELLED: "bold #8a8a8a",
+}
+STATE_ICON = {
+    State.PREPARING: "…",
+    State.WAITING: "◌",
+    State.STREAMING: "●",
+    State.DONE: "✓",
+    State.FAILED: "✗",
+    State.CANCELLED: "■",
+}
+
+
+def markdown_strips(text: str, width: int) -> list[Strip]:
+    """Render Markdown to strips with a private Console: safe to call from a thread."""
+    from rich.console import Console
+    from rich.markdown import Markdown
+
+    console = Console(
+        width=max(1, width),
+        file=io.StringIO(),
+        color_system="truecolor",
+        force_terminal=True,
+        legacy_windows=False,
+        markup=False,
+        emoji=False,
+        highlight=False,
+    )
+    options = console.options.update_width(max(1, width))
+    lines = console.render_lines(Markdown(visible(text), hyperlinks=False), options, pad=False)
+    return [Strip(line) for line in lines]
+
+
+class StreamView(LineView):
+    """The answer text; `feed` appends, `show_markdown` swaps in the final rendering."""
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._width = 0
+        self._lines: list[str] = []  # finished logical lines (control bytes made visible)
+        self._tail = ""  # the logical line still growing
+        self._rows: list[str] = []  # wrapped rows of finished lines
+        self._tail_rows: list[str] = []
+        self._final: list[Strip] | None = None
+        self._source = ""  # raw text given to show_markdown, kept for re-rendering on resize
+        self.fed = 0  # chunks fed so far (set by the panel)
+        self.painted: list[tuple[float, int]] = []  # (when, chunks on screen), for benchmarks
+        self.record_paints = False
+
+    def clear(self) -> None:
+        self._lines, self._tail, self._rows, self._tail_rows = [], "", [], []
+        self._final, self._source = None, ""
+        self.fed = 0
+        self._back = 0
+        self.refresh()
+
+    @property
+    def text(self) -> str:
+        """What the plain view holds (for tests)."""
+        return "\n".join([*self._lines, self._tail])
+
+    @property
+    def rendered_markdown(self) -> bool:
+        return self._final is not None
+
+    def row_count(self) -> int:
+        if self._final is not None:
+            return len(self._final)
+        return len(self._rows) + len(self._tail_rows)
+
+    def row_strip(self, index: int, width: int, style: Style) -> Strip:
+        if self._final is not None:
+            return self._final[index].apply_style(style)
+        rows = self._rows
+        text = rows[index] if index < len(rows) else self._tail_rows[index - len(rows)]
+        return Strip([Segment(text, style)])
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        if self.record_paints:
+            self.painted.append((time.perf_counter(), self.fed))
+        return super().render_lines(crop)
+
+    def feed(self, text: str) -> None:
+        """Append streamed text: wrap new finished lines once, re-wrap only the tail."""
+        if not text:
+            return
+        old_count = self.row_count()
+        first_changed = len(self._rows)
+        *done, tail = visible(self._tail + text).split("\n")
+        if self._width:
+            for line in done:
+                self._rows.extend(wrap(line, self._width))
+        self._lines.extend(done)
+        self._tail = tail
+        self._tail_rows = wrap(tail, self._width) if self._width and tail else []
+        if self._final is None and self._width:
+            self.rows_changed(first_changed, old_count)
+
+    def show_markdown(self, text: str) -> None:
+        self._source = text
+        if self._width:
+            self._render_markdown(text, self._width)
+
+    @work(exclusive=True, group="markdown")
+    async def _render_markdown(self, text: str, width: int) -> None:
+        strips = await asyncio.to_thread(markdown_strips, text, width)
+        if width == self._width and text == self._source:
+            self._final = strips
+            self._back = 0
+            self.refresh()
+
+    def on_resize(self) -> None:
+        width = self.size.width
+        if width == self._width or width < 1:
+            return
+        self._width = width
+        self._rows = [row for line in self._lines for row in wrap(line, width)]
+        self._tail_rows = wrap(self._tail, width) if self._tail else []
+        if self._source:
+            self._render_markdown(self._source, width)
+        self.refresh()
+
+
+class AnswerPanel(Vertical):
+    """A model's panel: title is the spec, body the answer, bottom line the status."""
+
+    def __init__(self, spec: str, *, id: str | None = None) -> None:
+        super().__init__(id=id, classes="panel")
+        self.spec = spec
+        self.border_title = Text(spec)
+        self.result: Result | None = None
+        self.view = StreamView(classes="answer")
+        self.status = Static(Text("idle", style="dim"), classes="status", markup=False)
+        self._status_key: tuple[object, ...] = ()
+        self._finished = False
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        yield self.view
+        yield self.status
+
+    def bind(self, result: Result | None, run_label: str = "") -> None:
+        """Show another result (a new run, or the next side of a `both` race)."""
+        self.result = result
+        self.border_subtitle = Text(run_label) if run_label else None
+        self.view.clear()
+        self._status_key = ()
+        self._finished = False
+        self.poll(time.perf_counter(), status=True)
+
+    def poll(self, now: float, status: bool = True) -> bool:
+        """Take whatever arrived since the last poll; True when something changed."""
+        result = self.result
+        if result is None or self._finished:
+            return False
+        count = len(result.chunks)
+        changed = False
+        if count > self.view.fed:
+            self.view.feed("".join(result.chunks[self.view.fed : count]))
+            self.view.fed = count
+            changed = True
+        over = result.state.over
+        if status or over:
+            self._update_status(result, now)
+        if over and count == len(result.chunks):
+            self._finished = True
+            if result.chunks:
+                self.view.show_markdown(result.text)
+        return changed
+
+    def _update_status(self, result: Result, now: float) -> None:
+        state = result.state
+        tokens = result.output_tokens if result.chunks or state.over else None
+        elapsed = None
+        if result.start is not None:
+            elapsed = (result.end if result.end is not None else now) - result.start
+        key = (state, tokens, None if elapsed is None else round(elapsed, 1), result.error)
+        if key == self._status_key:
+            return
+        self._status_key = key
+        self.status.update(status_text(result, now), layout=False)
+
+
+def status_text(result: Result, now: float) -> Text:
+    """`● streaming  TTFT 0.31 s  52 tok/s  ~120 tok  2.4 s`, or the error on one line."""
+    state = result.state
+    text = Text(f"{STATE_ICON[state]} {state.value}", style=STATE_STYLE[state], no_wrap=True)
+    text.overflow = "ellipsis"
+    if result.error and state is State.FAILED:
+        text.append(": " + visible(result.error).replace("\n", " "), style="#ff5f5f")
+    parts: list[str] = []
+    if result.ttft is not None:
+        parts.append(f"TTFT {result.ttft:.2f} s")
+    tps = result.tokens_per_s
+    if tps is None and result.first_token is not None and state is State.STREAMING:
+        span = now - result.first_token
+        tokens = result.output_tokens or 0
+        tps = (tokens - 1) / span if tokens > 1 and span > 0 else None
+    if tps is not None:
+        parts.append(f"{tps:.0f} tok/s")
+    tokens = result.output_tokens
+    if tokens:
+        parts.append(f"{'~' if result.tokens_estimated else ''}{tokens} tok")
+    if result.start is not None:
+        end = result.end if result.end is not None else now
+        parts.append(f"{end - result.start:.1f} s")
+    if parts:
+        text.append("  " + "  ".join(parts), style="")
+    if result.status and not state.over and not result.chunks:
+        text.append("  " + visible(result.status).replace("\n", " "), style="dim")
+    return text
