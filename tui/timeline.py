@@ -52,6 +52,10 @@ def _fmt_s(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f} s"
 
 
+def _fmt_ms(value: float | None) -> str:
+    return "—" if value is None else f"{value * 1000:.0f} ms"
+
+
 class Timeline(LineView):
     """Keeps the last few runs; `poll` rebuilds the rows only while something is live."""
 
@@ -81,6 +85,11 @@ class Timeline(LineView):
         self._build(time.perf_counter() if now is None else now)
         self.refresh()
         return True
+
+    def get_content_height(self, container: object, viewport: object, width: int) -> int:
+        """Tall enough for every kept run (the stylesheet caps it): a run added is a layout
+        change, a token is not."""
+        return max(len(self._rows), 1) + 1
 
     def on_resize(self) -> None:
         self._dirty = True
@@ -146,6 +155,8 @@ class Timeline(LineView):
             footer += [Segment("    speedup sync ÷ async ", BOLD), Segment(f"{ratio:.2f}×", BOLD)]
         rows.append(Strip(footer))
         keys.append(None)
+        if len(rows) != len(self._rows):
+            self.refresh(layout=True)
         self._rows, self.row_keys = rows, keys
 
     @staticmethod
@@ -180,7 +191,7 @@ class Timeline(LineView):
         else:
             detail = (
                 f"  wall {_fmt_s(run.wall_s)} · ideal {_fmt_s(run.ideal_s)}"
-                f" · overhead {_fmt_s(run.overhead_s)}"
+                f" · overhead {_fmt_ms(run.overhead_s)}"
             )
             if run.cancelled:
                 detail += " · cancelled"
