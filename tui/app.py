@@ -12,6 +12,7 @@ import math
 import sys
 import time
 from functools import partial
+from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
@@ -23,12 +24,14 @@ from textual.widgets import Footer, Static
 from textual.worker import Worker
 
 from providers import Config, Request, SpecError, make_adapter
+from providers.pipeline import PipelineError, PipelineRun, load_pipeline
 from providers.race import MODE_NAMES, Mode, ModeError, Race, parse_mode
 from providers.record import Run
 from tui.commands import DashboardCommands
 from tui.history import PromptHistory, default_path
 from tui.lagmeter import LagMeter
 from tui.panel import AnswerPanel, StreamView
+from tui.pipelines import PipelineOpenScreen, find_pipeline_files
 from tui.prompt import PromptBox
 from tui.screens import HelpScreen, ModelChoice, ModelPickerScreen, Settings, SettingsScreen
 from tui.timeline import Timeline
@@ -46,6 +49,7 @@ ACTION_HELP = {
     "next_panel": "Select the next panel (for zoom and copy)",
     "copy_answer": "Copy the selected panel's answer (and save it to a file)",
     "help": "Every key and what the screen shows",
+    "open_pipeline": "Run a pipeline file, the prompt box as its input",
     "quit": "Leave modelrace",
 }
 # Actions that act on the dashboard; they are off while a modal screen is open.
@@ -59,6 +63,7 @@ DASHBOARD_ACTIONS = {
     "next_panel",
     "copy_answer",
     "help",
+    "open_pipeline",
 }
 
 
@@ -85,6 +90,7 @@ class ModelRaceApp(App[int]):
         Binding("ctrl+f", "zoom", "Zoom"),
         Binding("ctrl+n", "next_panel", "Next panel"),
         Binding("ctrl+g", "copy_answer", "Copy"),
+        Binding("ctrl+o", "open_pipeline", "Pipeline"),
         Binding("f1", "help", "Help"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
@@ -104,7 +110,9 @@ class ModelRaceApp(App[int]):
         self.history = history if history is not None else PromptHistory(default_path())
         self.settings = Settings()
         self.mode = str(parse_mode(mode))
-        self.race: Race | None = None
+        self.race: Race | PipelineRun | None = None
+        # Panels show either the chosen models or, after ctrl+o, a pipeline's steps.
+        self.panel_titles: list[str] = []
         self.runs: list[Run] = []
         self.panels: list[AnswerPanel] = []
         self.selected = 0
@@ -147,15 +155,16 @@ class ModelRaceApp(App[int]):
         yield self.prompt_box
         yield Footer()
 
-    def _make_panels(self) -> list[AnswerPanel]:
-        self.panels = [AnswerPanel(spec) for spec in self.enabled_specs]
+    def _make_panels(self, titles: list[str] | None = None) -> list[AnswerPanel]:
+        self.panel_titles = list(self.enabled_specs if titles is None else titles)
+        self.panels = [AnswerPanel(title) for title in self.panel_titles]
         self.selected = 0
         if self.panels:
             self.panels[0].add_class("-selected")
         return self.panels
 
     def _grid_class(self) -> str:
-        return f"cols-{grid_columns(len(self.enabled_specs))}"
+        return f"cols-{grid_columns(len(self.panel_titles or self.enabled_specs))}"
 
     def on_mount(self) -> None:
         self.prompt_box.focus()
@@ -255,18 +264,25 @@ class ModelRaceApp(App[int]):
             self.run_worker(partial(self.history.append_to_file, stored), thread=True)
         self.last_prompt = prompt
         self.race = Race(adapters, request, mode)
-        self.attach_runs(self.race.runs)
         self._show_run_label(f"running {mode} over {len(adapters)} models…")
-        self._race_worker = self.run_worker(
-            self._drive(self.race), group="race", exit_on_error=False
-        )
+        self._launch(self.race, self.enabled_specs)
         return True
 
-    async def _drive(self, race: Race) -> None:
+    def _launch(self, race: Race | PipelineRun, titles: list[str]) -> None:
+        self._race_worker = self.run_worker(
+            self._drive(race, titles), group="race", exit_on_error=False
+        )
+
+    async def _drive(self, race: Race | PipelineRun, titles: list[str]) -> None:
+        """Panels for this race (models or pipeline steps), then run it to the end."""
+        if titles != self.panel_titles:
+            await self._rebuild_panels(titles)
+        self.attach_runs(race.runs)
+        adapters = race.adapters.values() if isinstance(race, PipelineRun) else race.adapters
         try:
             await race.run()
         finally:
-            for adapter in race.adapters:
+            for adapter in adapters:
                 adapter.close()
             self._tick()
             walls = [f"{r.mode} {r.wall_s:.2f} s" for r in race.runs if r.wall_s is not None]
@@ -345,15 +361,53 @@ class ModelRaceApp(App[int]):
         if choices is None or choices == self.choices:
             return
         self.choices = choices
+        self.race = None
+        await self._rebuild_panels(self.enabled_specs)
+        if not self.panels:
+            self.notify("No models selected: a run needs at least one.", severity="warning")
+
+    async def _rebuild_panels(self, titles: list[str]) -> None:
         grid = self.query_one("#panels", Grid)
         await grid.remove_children()
         self._bound_run = None
-        self.race = None
+        panels = self._make_panels(titles)
         grid.set_classes(self._grid_class())
-        await grid.mount_all(self._make_panels())
+        await grid.mount_all(panels)
         self.screen.remove_class("-zoom")
-        if not self.panels:
-            self.notify("No models selected: a run needs at least one.", severity="warning")
+
+    def action_open_pipeline(self) -> None:
+        if self.racing:
+            self.notify("A run is still streaming: Esc cancels it.", severity="warning")
+            return
+        found = find_pipeline_files(Path.cwd())
+        # The seed article's demo first, when it is there.
+        found.sort(key=lambda path: path.name != "rag.toml")
+        suggestion = str(found[0].relative_to(Path.cwd())) if found else ""
+        self.push_screen(PipelineOpenScreen(suggestion), self.open_pipeline)
+
+    def open_pipeline(self, path: str | None) -> None:
+        """Run a pipeline file: one panel and one timeline row per step."""
+        if path is None:
+            return
+        if self.racing:
+            self.notify("A run is still streaming: Esc cancels it.", severity="warning")
+            return
+        mode = self.mode if self.mode in ("sync", "async", "both") else "both"
+        try:
+            pipeline = load_pipeline(Path(path).expanduser(), self.config)
+            run = PipelineRun(pipeline, self.prompt_box.text.strip(), mode, self.config)
+        except (PipelineError, ModeError, OSError) as exc:
+            self.notify(str(exc), title="Pipeline", severity="error")
+            return
+        if mode != self.mode:
+            self.notify(f"Pipelines run in sync, async or both: running {mode}.")
+        self.race = run
+        titles = [f"{step.name} · {step.label}" for step in pipeline.steps]
+        self._show_run_label(f"running pipeline {pipeline.name} ({mode}) on: {run.input!r}"[:120])
+        self._launch(run, titles)
+
+    def pipeline_files(self) -> list[Path]:
+        return find_pipeline_files(Path.cwd())
 
     def _selected_panel(self) -> AnswerPanel | None:
         if not self.panels:
@@ -399,8 +453,6 @@ class ModelRaceApp(App[int]):
 
     def _save_answer(self, spec: str, text: str) -> None:
         """The clipboard escape (OSC 52) is not honoured everywhere, so keep a file too."""
-        from pathlib import Path
-
         from platformdirs import user_data_dir
 
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in spec)

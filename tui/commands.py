@@ -24,6 +24,14 @@ class DashboardCommands(Provider):
                     partial(app.set_mode, mode),
                 )  # type: ignore[attr-defined]
             )
+        for path in app.pipeline_files():  # type: ignore[attr-defined]
+            commands.append(
+                (
+                    f"Pipeline: {path.name}",
+                    f"Run {path} with the prompt box as its input",
+                    partial(app.open_pipeline, str(path)),  # type: ignore[attr-defined]
+                )
+            )
         return commands
 
     async def discover(self) -> Hits:

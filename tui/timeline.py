@@ -28,6 +28,7 @@ FINAL = {
     State.CANCELLED: Style(color="#8a8a8a"),
 }
 DIM = Style(dim=True)
+CRITICAL = Style(color="#ffaf00", bold=True)
 BOLD = Style(bold=True)
 KEEP_RUNS = 4
 
@@ -50,6 +51,15 @@ def _nice_span(seconds: float) -> float:
 
 def _fmt_s(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f} s"
+
+
+def _kind(run: Run) -> tuple[str, tuple[str, ...]]:
+    return getattr(run, "pipeline", ""), tuple(r.model for r in run.results)
+
+
+def _label(result: Result) -> str:
+    """A model's spec, or a pipeline step's name."""
+    return getattr(result, "step", "") or result.model
 
 
 def _fmt_ms(value: float | None) -> str:
@@ -121,7 +131,7 @@ class Timeline(LineView):
 
     def _build(self, now: float) -> None:
         width = self.size.width
-        models = [r.model for e in self.entries for r in e.run.results]
+        models = [_label(r) for e in self.entries for r in e.run.results]
         label_w = min(30, max([len(m) for m in models] + [10]) + 4)
         bar_w = max(10, width - label_w - 12)
         span = _nice_span(max([self._extent(e.run, now) for e in self.entries] + [0.0]))
@@ -131,14 +141,21 @@ class Timeline(LineView):
         for entry in self.entries:
             rows.append(self._header(entry, now))
             keys.append(None)
+            # Sequentially every step decided the wall time: mark a path only when concurrent.
+            path = getattr(entry.run, "critical_path", ()) if entry.run.concurrent else ()
+            critical = set(path)
             for result in entry.run.results:
-                rows.append(self._bar(entry.run, result, now, label_w, bar_w, span))
+                on_path = getattr(result, "step", None) in critical
+                rows.append(self._bar(entry.run, result, now, label_w, bar_w, span, on_path))
                 keys.append((entry.number, result.model))
         if not self.entries:
             rows.append(Strip([Segment(" no runs yet: each run adds one bar per model", DIM)]))
             keys.append(None)
         # A cancelled run's wall time says nothing about speed: leave it out.
-        ratio = speedup([e.run for e in reversed(self.entries) if not e.run.cancelled])
+        # Only runs of the same models (or the same pipeline) as the newest one compare.
+        kind = _kind(self.entries[-1].run) if self.entries else None
+        comparable = [e.run for e in reversed(self.entries) if _kind(e.run) == kind]
+        ratio = speedup([run for run in comparable if not run.cancelled])
         footer = [
             Segment(" ░", WAITING),
             Segment(" waiting  ", DIM),
@@ -151,6 +168,8 @@ class Timeline(LineView):
             Segment("█", FINAL[State.CANCELLED]),
             Segment(" cancelled", DIM),
         ]
+        if any(hasattr(e.run, "critical_path") for e in self.entries):
+            footer += [Segment("  ★ critical path", CRITICAL)]
         if ratio is not None:
             footer += [Segment("    speedup sync ÷ async ", BOLD), Segment(f"{ratio:.2f}×", BOLD)]
         rows.append(Strip(footer))
@@ -181,7 +200,8 @@ class Timeline(LineView):
 
     def _header(self, entry: Entry, now: float) -> Strip:
         run = entry.run
-        title = f" #{entry.number} {run.mode}"
+        pipeline = getattr(run, "pipeline", "")
+        title = f" #{entry.number} {run.mode}" + (f" pipeline {pipeline}" if pipeline else "")
         if run.pool_size:
             title += f" (pool {run.pool_size})"
         if run.t0 is None:
@@ -189,8 +209,9 @@ class Timeline(LineView):
         elif not run.over:
             detail = f"  running {now - run.t0:.1f} s"
         else:
+            ideal = "ideal (critical path)" if pipeline and run.concurrent else "ideal"
             detail = (
-                f"  wall {_fmt_s(run.wall_s)} · ideal {_fmt_s(run.ideal_s)}"
+                f"  wall {_fmt_s(run.wall_s)} · {ideal} {_fmt_s(run.ideal_s)}"
                 f" · overhead {_fmt_ms(run.overhead_s)}"
             )
             if run.cancelled:
@@ -198,11 +219,22 @@ class Timeline(LineView):
         return Strip([Segment(title, BOLD), Segment(detail, DIM)])
 
     @staticmethod
-    def _bar(run: Run, r: Result, now: float, label_w: int, bar_w: int, span: float) -> Strip:
-        label = visible(r.model)
+    def _bar(
+        run: Run,
+        r: Result,
+        now: float,
+        label_w: int,
+        bar_w: int,
+        span: float,
+        critical: bool = False,
+    ) -> Strip:
+        label = visible(_label(r))
         room = label_w - 4
         label = label if len(label) <= room else label[: room - 1] + "…"
-        segments = [Segment("   " + label.ljust(room) + " ")]
+        if critical:
+            segments = [Segment(" ★ ", CRITICAL), Segment(label.ljust(room) + " ", CRITICAL)]
+        else:
+            segments = [Segment("   " + label.ljust(room) + " ")]
         t0 = run.t0
         if t0 is None or r.start is None:
             return Strip(segments)
