@@ -11,8 +11,9 @@ import asyncio
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from providers.base import Adapter
 from providers.events import Event, Failed, Finished, Started, Status, TextDelta, Usage
@@ -20,6 +21,7 @@ from providers.record import Result, Run, State
 from providers.request import Request
 
 MODE_NAMES = ("sync", "async", "both", "threads", "limit=N")
+T = TypeVar("T")
 
 
 class ModeError(ValueError):
@@ -102,23 +104,17 @@ def mark_cancelled(result: Result, now: float | None = None) -> None:
     result.state = State.CANCELLED
 
 
-class Race:
-    """Runs `request` over `adapters` in `mode`; `runs` exist (and fill live) from the start."""
+class Runner:
+    """What a race and a pipeline share: runs that exist (and fill live) before they start,
+    one side after another, cancellation from any thread, and nothing left open after.
 
-    def __init__(self, adapters: Sequence[Adapter], request: Request, mode: Mode) -> None:
-        self.adapters = list(adapters)
-        self.request = request
+    Subclasses build clients in `_prepare` and run one side in `_run_sync` or
+    `_run_concurrent`; the clock of a side starts only after its preparation.
+    """
+
+    def __init__(self, mode: Mode, runs: list[Run]) -> None:
         self.mode = mode
-        self.runs = [
-            Run(
-                mode=str(side),
-                results=[Result(str(a.spec)) for a in self.adapters],
-                concurrent=side.concurrent,
-                limit=side.limit,
-                pool_size=default_pool_size() if side.name == "threads" else None,
-            )
-            for side in mode.sides()
-        ]
+        self.runs = runs
         self._cancel = threading.Event()
 
     @property
@@ -133,9 +129,10 @@ class Race:
                 now = time.perf_counter()
                 for result in run.results:
                     mark_cancelled(result, now)
+        self._on_cancel()
 
     async def run(self) -> list[Run]:
-        """Run every side in turn. Cancelling the calling task cancels the race."""
+        """Run every side in turn. Cancelling the calling task cancels the whole run."""
         try:
             for side, run in zip(self.mode.sides(), self.runs, strict=True):
                 if self.cancelled:
@@ -151,6 +148,20 @@ class Race:
             self._close_open_runs()
         return self.runs
 
+    async def _run_side(self, side: Mode, run: Run) -> None:
+        for result in run.results:
+            result.state = State.WAITING
+        run.t0 = time.perf_counter()
+        try:
+            if side.concurrent:
+                await self._run_concurrent(side, run)
+            else:
+                await self._run_sync(run)
+        finally:
+            # Measured when control is back, so hand-off costs count as overhead.
+            run.t_end = run.t_end or time.perf_counter()
+            self._side_over(run)
+
     def _close_open_runs(self) -> None:
         now = time.perf_counter()
         for run in self.runs:
@@ -162,6 +173,43 @@ class Race:
                 run.t_end = now
             elif self.cancelled and any(r.state is State.CANCELLED for r in run.results):
                 run.cancelled = True
+            self._side_over(run)
+
+    # --- what subclasses provide ----------------------------------------------------------
+
+    async def _prepare(self, side: Mode, run: Run) -> None:
+        raise NotImplementedError
+
+    async def _run_sync(self, run: Run) -> None:
+        raise NotImplementedError
+
+    async def _run_concurrent(self, side: Mode, run: Run) -> None:
+        raise NotImplementedError
+
+    def _on_cancel(self) -> None:
+        """Extra work when cancelled (e.g. cancelling tasks the subclass owns)."""
+
+    def _side_over(self, run: Run) -> None:
+        """Called when a side has ended, normally or not."""
+
+
+class Race(Runner):
+    """Runs `request` over `adapters` in `mode`; `runs` exist (and fill live) from the start."""
+
+    def __init__(self, adapters: Sequence[Adapter], request: Request, mode: Mode) -> None:
+        self.adapters = list(adapters)
+        self.request = request
+        runs = [
+            Run(
+                mode=str(side),
+                results=[Result(str(a.spec)) for a in self.adapters],
+                concurrent=side.concurrent,
+                limit=side.limit,
+                pool_size=default_pool_size() if side.name == "threads" else None,
+            )
+            for side in mode.sides()
+        ]
+        super().__init__(mode, runs)
 
     async def _prepare(self, side: Mode, run: Run) -> None:
         """Import SDKs and build clients off the event loop, before the clock starts."""
@@ -179,40 +227,16 @@ class Race:
             for result in run.results:
                 result.status = None
 
-    async def _run_side(self, side: Mode, run: Run) -> None:
-        for result in run.results:
-            result.state = State.WAITING
-        run.t0 = time.perf_counter()
-        try:
-            if side.name == "sync":
-                await self._run_sync(run)
-            else:
-                await self._run_concurrent(side, run)
-        finally:
-            # Measured when control is back, so hand-off costs count as overhead.
-            run.t_end = run.t_end or time.perf_counter()
-
     async def _run_sync(self, run: Run) -> None:
-        """One model after another on a thread of its own: real blocking I/O, loop left free.
+        """One model after another on a thread of its own: real blocking I/O, loop left free."""
+        await in_daemon_thread(self._sync_models, run)
 
-        A daemon thread rather than the default executor, so that a stream stalled in a
-        blocking read can never hold up the program's exit after a cancel.
-        """
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
-
-        def work() -> None:
-            try:
-                for adapter, result in zip(self.adapters, run.results, strict=True):
-                    if self.cancelled:
-                        mark_cancelled(result)
-                        continue
-                    self._consume_sync(adapter, result)
-            finally:
-                loop.call_soon_threadsafe(_resolve, done)
-
-        threading.Thread(target=work, name="modelrace-sync", daemon=True).start()
-        await done
+    def _sync_models(self, run: Run) -> None:
+        for adapter, result in zip(self.adapters, run.results, strict=True):
+            if self.cancelled:
+                mark_cancelled(result)
+                continue
+            self._consume_sync(adapter, result)
 
     async def _run_concurrent(self, side: Mode, run: Run) -> None:
         gate = asyncio.Semaphore(side.limit) if side.limit else None
@@ -265,6 +289,25 @@ async def _isolated(coro: object, result: Result) -> None:
         from providers.base import describe_error
 
         apply_event(result, Failed(time.perf_counter(), describe_error(exc)))
+
+
+async def in_daemon_thread(work: Callable[[T], None], arg: T) -> None:
+    """Await `work(arg)` on a daemon thread of its own.
+
+    Not the default executor: a stream stalled in a blocking read after a cancel must never
+    hold up the program's exit, and executor threads are joined at exit.
+    """
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def target() -> None:
+        try:
+            work(arg)
+        finally:
+            loop.call_soon_threadsafe(_resolve, done)
+
+    threading.Thread(target=target, name="modelrace-sync", daemon=True).start()
+    await done
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

@@ -6,10 +6,11 @@ import asyncio
 import json
 import sys
 import time
+from collections.abc import Callable
 
 from providers.config import Config
-from providers.race import Mode, Race
-from providers.record import Run, State, speedup
+from providers.race import Mode, Race, Runner
+from providers.record import Result, Run, State, speedup
 from providers.registry import make_adapter
 from providers.request import Request
 from tui.report import full_report
@@ -23,12 +24,7 @@ def run_headless(
 ) -> int:
     """Race, print the comparison (or JSON), exit 0 / 1 when a model failed / 130 on Ctrl-C."""
     race = Race([make_adapter(s, config) for s in specs], request, mode)
-    interrupted = False
-    try:
-        asyncio.run(_drive(race, progress=sys.stderr.isatty()))
-    except KeyboardInterrupt:
-        interrupted = True
-        race.cancel()
+    interrupted = run_to_end(race, progress=sys.stderr.isatty(), describe=_brief)
     if as_json:
         print(json.dumps(document(request.prompt, race.runs), ensure_ascii=False))
     else:
@@ -50,10 +46,20 @@ def document(prompt: str, runs: list[Run]) -> dict[str, object]:
     }
 
 
-async def _drive(race: Race, *, progress: bool) -> None:
-    ticker = asyncio.create_task(_progress(race)) if progress else None
+def run_to_end(runner: Runner, *, progress: bool, describe: Callable[[Result], str]) -> bool:
+    """Run to the end; True when Ctrl-C interrupted it (cancelled, what arrived kept)."""
     try:
-        await race.run()
+        asyncio.run(_drive(runner, progress, describe))
+    except KeyboardInterrupt:
+        runner.cancel()
+        return True
+    return False
+
+
+async def _drive(runner: Runner, progress: bool, describe: Callable[[Result], str]) -> None:
+    ticker = asyncio.create_task(_progress(runner, describe)) if progress else None
+    try:
+        await runner.run()
     finally:
         if ticker is not None:
             ticker.cancel()
@@ -61,21 +67,24 @@ async def _drive(race: Race, *, progress: bool) -> None:
             sys.stderr.flush()
 
 
-async def _progress(race: Race) -> None:
-    """One line on stderr, rewritten in place: which run, its clock, each model's state."""
+async def _progress(runner: Runner, describe: Callable[[Result], str]) -> None:
+    """One line on stderr, rewritten in place: which run, its clock, where each part is."""
     while True:
         await asyncio.sleep(PROGRESS_EVERY_S)
-        run = next((r for r in race.runs if not r.over), None)
+        run = next((r for r in runner.runs if not r.over), None)
         if run is None:
             continue
         clock = 0.0 if run.t0 is None else time.perf_counter() - run.t0
-        parts = [f"{r.model} {_brief(r.state, len(r.chunks))}" for r in run.results]
-        sys.stderr.write(f"\r\x1b[K[{run.mode}] {clock:5.1f}s  " + " · ".join(parts)[:160])
+        parts = " · ".join(describe(r) for r in run.results)
+        sys.stderr.write(f"\r\x1b[K[{run.mode}] {clock:5.1f}s  " + parts[:160])
         sys.stderr.flush()
 
 
-def _brief(state: State, chunks: int) -> str:
-    return f"{chunks} chunks" if state is State.STREAMING else str(state)
+def _brief(result: Result) -> str:
+    state = result.state
+    return f"{result.model} " + (
+        f"{len(result.chunks)} chunks" if state is State.STREAMING else str(state)
+    )
 
 
 def list_models(specs: list[str], config: Config, source: str) -> int:

@@ -7,10 +7,8 @@ running it concurrently bought over running it one step at a time.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
-import time
 
 from providers.config import Config
 from providers.pipeline import (
@@ -23,11 +21,10 @@ from providers.pipeline import (
 )
 from providers.race import ModeError
 from providers.record import State
-from tui.headless import document
+from tui.headless import document, run_to_end
 from tui.report import conclusion
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-PROGRESS_EVERY_S = 0.25
 ARROW = " → "
 
 
@@ -41,12 +38,7 @@ def run_pipeline_command(
     except (PipelineError, ModeError) as exc:
         print(f"modelrace: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    interrupted = False
-    try:
-        asyncio.run(_drive(pipe, progress=sys.stderr.isatty() and not as_json))
-    except KeyboardInterrupt:
-        interrupted = True
-        pipe.cancel()
+    interrupted = run_to_end(pipe, progress=sys.stderr.isatty(), describe=_brief)
     if as_json:
         doc = document(pipe.input, pipe.runs)  # type: ignore[arg-type]
         doc["pipeline"] = pipeline.name
@@ -165,33 +157,9 @@ def pipeline_report(pipe: PipelineRun) -> str:
     return "\n\n".join(parts)
 
 
-async def _drive(pipe: PipelineRun, *, progress: bool) -> None:
-    ticker = asyncio.create_task(_progress(pipe)) if progress else None
-    try:
-        await pipe.run()
-    finally:
-        if ticker is not None:
-            ticker.cancel()
-            sys.stderr.write("\r\x1b[K")
-            sys.stderr.flush()
-
-
-async def _progress(pipe: PipelineRun) -> None:
-    """One line on stderr, rewritten in place: which pass, its clock, each step's state."""
-    while True:
-        await asyncio.sleep(PROGRESS_EVERY_S)
-        run = next((r for r in pipe.runs if not r.over), None)
-        if run is None or run.t0 is None:
-            continue
-        clock = time.perf_counter() - run.t0
-        parts = [f"{r.step} {_brief(r)}" for r in run.steps]
-        sys.stderr.write(f"\r\x1b[K[{run.mode}] {clock:5.1f}s  " + " · ".join(parts)[:160])
-        sys.stderr.flush()
-
-
 def _brief(r: StepResult) -> str:
     if r.state is State.WAITING and r.start is None:
-        return "pending"
+        return f"{r.step} pending"
     if r.state is State.STREAMING:
-        return f"{len(r.chunks)} chunks"
-    return _status(r)
+        return f"{r.step} {len(r.chunks)} chunks"
+    return f"{r.step} {_status(r)}"

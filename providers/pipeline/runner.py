@@ -11,7 +11,6 @@ draw a pipeline exactly as it draws a race.
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -23,7 +22,7 @@ from providers.environment import one_line
 from providers.events import Failed, Finished, Started, TextDelta
 from providers.pipeline.graph import longest_path, observed_critical_path, topological_order
 from providers.pipeline.spec import Pipeline, Step
-from providers.race import Mode, ModeError, apply_event, mark_cancelled
+from providers.race import Mode, ModeError, Runner, apply_event, in_daemon_thread, mark_cancelled
 from providers.record import Result, Run, State
 from providers.request import Request
 
@@ -107,7 +106,7 @@ class PipelinePass(Run):
         return out
 
 
-class PipelineRun:
+class PipelineRun(Runner):
     """Runs `pipeline` on `input_text` in `mode` (sync, async or both); `runs` fill live.
 
     `time_scale` multiplies every wait step's duration; it exists so tests can run the
@@ -137,7 +136,7 @@ class PipelineRun:
         for step in pipeline.steps:
             if step.model is not None and step.model not in self.adapters:
                 self.adapters[step.model] = make_adapter(step.model, config)
-        self.runs = [
+        runs: list[Run] = [
             PipelinePass(
                 mode=str(side),
                 results=[_new_result(s) for s in pipeline.steps],
@@ -146,22 +145,11 @@ class PipelineRun:
             )
             for side in self.mode.sides()
         ]
-        self._cancel = threading.Event()
+        super().__init__(self.mode, runs)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
-    @property
-    def cancelled(self) -> bool:
-        return self._cancel.is_set()
-
-    def cancel(self) -> None:
-        """Stop every step where it stands, keep what arrived. Safe from any thread."""
-        self._cancel.set()
-        now = time.perf_counter()
-        for run in self.runs:
-            if not run.over:
-                for result in run.results:
-                    mark_cancelled(result, now)
+    def _on_cancel(self) -> None:
         loop = self._loop
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._cancel_tasks)
@@ -170,27 +158,12 @@ class PipelineRun:
         for task in list(self._tasks):
             task.cancel()
 
-    async def run(self) -> list[PipelinePass]:
-        """Run every side in turn. Cancelling the calling task cancels the pipeline."""
-        self._loop = asyncio.get_running_loop()
-        try:
-            for side, run in zip(self.mode.sides(), self.runs, strict=True):
-                if self.cancelled:
-                    break
-                await self._prepare(side)
-                if self.cancelled:
-                    break
-                await self._run_side(side, run)
-        except asyncio.CancelledError:
-            self.cancel()
-            raise
-        finally:
-            self._close_open_runs()
-        return self.runs
+    def _side_over(self, run: Run) -> None:
+        run.mark_critical()  # type: ignore[attr-defined]
 
-    async def _prepare(self, side: Mode) -> None:
+    async def _prepare(self, side: Mode, run: Run) -> None:
         """Build clients (and start local servers) off the loop, before the clock starts."""
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         timeout = _client_timeout(self.pipeline)
         adapters = self.adapters.values()
         if side.concurrent:
@@ -199,35 +172,9 @@ class PipelineRun:
             jobs = [asyncio.to_thread(a.prepare_sync, timeout) for a in adapters]
         await asyncio.gather(*jobs)
 
-    async def _run_side(self, side: Mode, run: PipelinePass) -> None:
-        for result in run.results:
-            result.state = State.WAITING
-        run.t0 = time.perf_counter()
-        try:
-            if side.concurrent:
-                await self._run_concurrent(run)
-            else:
-                await self._run_sync(run)
-        finally:
-            run.t_end = run.t_end or time.perf_counter()
-            run.mark_critical()
-
-    def _close_open_runs(self) -> None:
-        now = time.perf_counter()
-        for run in self.runs:
-            for result in run.results:
-                mark_cancelled(result, now)
-            if not run.over:
-                run.cancelled = True
-                run.t0 = run.t0 or now
-                run.t_end = now
-            elif self.cancelled and any(r.state is State.CANCELLED for r in run.results):
-                run.cancelled = True
-            run.mark_critical()
-
     # --- concurrent: a task per step, each awaiting exactly its inputs ---------------------
 
-    async def _run_concurrent(self, run: PipelinePass) -> None:
+    async def _run_concurrent(self, side: Mode, run: PipelinePass) -> None:  # type: ignore[override]
         loop = asyncio.get_running_loop()
         # Each future resolves to None (the step succeeded) or the name of the failed step.
         done: dict[str, asyncio.Future[str | None]] = {
@@ -287,19 +234,8 @@ class PipelineRun:
 
     # --- sync: one step at a time, in file order, on a thread of its own ------------------
 
-    async def _run_sync(self, run: PipelinePass) -> None:
-        loop = asyncio.get_running_loop()
-        finished: asyncio.Future[None] = loop.create_future()
-
-        def work() -> None:
-            try:
-                self._sync_steps(run)
-            finally:
-                loop.call_soon_threadsafe(_resolve, finished)
-
-        # A daemon thread: a blocking read stalled after a cancel never holds up the exit.
-        threading.Thread(target=work, name="modelrace-pipeline-sync", daemon=True).start()
-        await finished
+    async def _run_sync(self, run: PipelinePass) -> None:  # type: ignore[override]
+        await in_daemon_thread(self._sync_steps, run)
 
     def _sync_steps(self, run: PipelinePass) -> None:
         failed_root: dict[str, str] = {}
@@ -410,8 +346,3 @@ def _http_get(url: str, timeout: float | None) -> tuple[str, str | None]:
     if not 200 <= status < 300:
         return "", f"HTTP {status}"
     return body.decode(charset, errors="replace"), None
-
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
