@@ -5,6 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+class SettingsError(ValueError):
+    """A setting no provider would accept; the message names it and says why, in one line."""
+
+
+def check_settings(
+    temperature: float | None, max_tokens: int | None, timeout: float | None
+) -> None:
+    """The one place the shared settings are checked: command line, dashboard and pipelines."""
+    if temperature is not None and not 0 <= temperature <= 2:
+        raise SettingsError(f"temperature must be between 0 and 2, not {temperature:g}")
+    if max_tokens is not None and max_tokens < 1:
+        raise SettingsError(f"max_tokens must be at least 1, not {max_tokens}")
+    if timeout is not None and not timeout > 0:
+        raise SettingsError(f"timeout must be a positive number of seconds, not {timeout:g}")
+
+
 @dataclass(frozen=True, slots=True)
 class Request:
     prompt: str
@@ -13,6 +29,9 @@ class Request:
     max_tokens: int | None = None
     # Bounds one request from its start to its last byte.
     timeout: float | None = None
+
+    def __post_init__(self) -> None:
+        check_settings(self.temperature, self.max_tokens, self.timeout)
 
     def messages(self) -> list[dict[str, str]]:
         """Chat messages in the OpenAI/Ollama shape, system first when there is one."""

@@ -17,7 +17,7 @@ from providers.record import State
 from providers.sim import SimServer, expected_answer
 from tui.app import ModelRaceApp
 from tui.history import PromptHistory
-from tui.screens import ModelPickerScreen, SettingsScreen
+from tui.screens import ModelPickerScreen, Settings, SettingsScreen
 from tui.text import visible
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -295,6 +295,27 @@ async def test_every_key_has_a_palette_entry_and_the_palette_switches_mode() -> 
         await pilot.pause(0.5)
         await pilot.press("enter")
         await until(pilot, lambda: app.mode == "sync", timeout=3)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        (("", "3", "", "", ""), "temperature must be between 0 and 2"),
+        (("", "", "0", "", ""), "max_tokens must be at least 1"),
+        (("", "", "", "-2", ""), "timeout must be a positive number"),
+        (("", "", "", "", "0"), "limit must be between 1 and 64"),
+        (("", "", "many", "", ""), "max_tokens must be a number"),
+    ],
+)
+def test_settings_are_checked_like_the_command_line(fields: tuple[str, ...], message: str) -> None:
+    from providers.request import SettingsError
+    from tui.screens import parse_settings
+
+    with pytest.raises(SettingsError, match=message):
+        parse_settings(*fields)
+    assert parse_settings("be brief", "0.5", "100", "30", "") == Settings(
+        "be brief", 0.5, 100, 30.0, 3
+    )
 
 
 def test_timeline_speedup_ignores_cancelled_runs() -> None:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from providers.config import Config, ConfigError, load_config
 from providers.environment import load_env, loopback_no_proxy
 from providers.race import ModeError, parse_mode
-from providers.request import Request
+from providers.request import Request, SettingsError
 from providers.spec import SpecError, parse_spec
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -91,13 +91,10 @@ def make_request(
     max_tokens: int | None,
     timeout: float | None,
 ) -> Request:
-    if temperature is not None and not 0 <= temperature <= 2:
-        raise UsageError(f"temperature must be between 0 and 2, not {temperature:g}")
-    if max_tokens is not None and max_tokens < 1:
-        raise UsageError(f"max tokens must be at least 1, not {max_tokens}")
-    if timeout is not None and not timeout > 0:
-        raise UsageError(f"timeout must be a positive number of seconds, not {timeout:g}")
-    return Request(prompt, system or None, temperature, max_tokens, timeout)
+    try:
+        return Request(prompt, system or None, temperature, max_tokens, timeout)
+    except SettingsError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def resolve_specs(given: Sequence[str] | None, config: Config) -> list[str]:

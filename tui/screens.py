@@ -14,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, SelectionList, Static
 
 from providers.config import Config
+from providers.request import SettingsError, check_settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,8 +28,7 @@ class Settings:
     limit: int = 3
 
 
-class SettingsError(ValueError):
-    """A setting the user typed that cannot be used; the message says which and why."""
+MAX_LIMIT = 64
 
 
 def parse_settings(
@@ -36,27 +36,27 @@ def parse_settings(
 ) -> Settings:
     """Validate the form's strings; blank means "the provider's default"."""
 
-    def number(text: str, name: str, kind: type, low: float, high: float | None) -> object:
+    def number(text: str, name: str, kind: type) -> object:
         text = text.strip()
         if not text:
             return None
         try:
-            value = kind(text)
+            return kind(text)
         except ValueError:
-            raise SettingsError(f"{name} must be a {kind.__name__} number, not {text!r}") from None
-        if value < low or (high is not None and value > high):
-            bound = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
-            raise SettingsError(f"{name} must be {bound}, not {text}")
-        return value
+            raise SettingsError(f"{name} must be a number, not {text!r}") from None
 
-    limit_value = number(limit, "limit", int, 1, 64)
-    return Settings(
+    limit_value = number(limit, "limit", int)
+    settings = Settings(
         system=system.strip(),
-        temperature=number(temperature, "temperature", float, 0.0, 2.0),  # type: ignore[arg-type]
-        max_tokens=number(max_tokens, "max tokens", int, 1, None),  # type: ignore[arg-type]
-        timeout=number(timeout, "timeout", float, 0.1, None),  # type: ignore[arg-type]
+        temperature=number(temperature, "temperature", float),  # type: ignore[arg-type]
+        max_tokens=number(max_tokens, "max_tokens", int),  # type: ignore[arg-type]
+        timeout=number(timeout, "timeout", float),  # type: ignore[arg-type]
         limit=3 if limit_value is None else limit_value,  # type: ignore[arg-type]
     )
+    check_settings(settings.temperature, settings.max_tokens, settings.timeout)
+    if not 1 <= settings.limit <= MAX_LIMIT:
+        raise SettingsError(f"limit must be between 1 and {MAX_LIMIT}, not {settings.limit}")
+    return settings
 
 
 def _text(value: object) -> str:

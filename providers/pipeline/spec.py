@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from providers.config import Config
+from providers.request import SettingsError, check_settings
 from providers.spec import SpecError, parse_spec
 
 KINDS = ("model", "wait", "get")  # the field that makes a step an llm, wait or get step
@@ -288,16 +289,14 @@ def _parse_step(
         fail(name, str(exc))
     merged = {**defaults, **{k: v for k, v in body.items() if k in DEFAULT_FIELDS}}
     temperature = _number(merged, "temperature", name, fail)
-    if temperature is not None and not 0 <= temperature <= 2:
-        fail(name, f"temperature must be between 0 and 2, not {temperature:g}")
     max_tokens = merged.get("max_tokens")
-    if max_tokens is not None and (
-        not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1
-    ):
-        fail(name, f"max_tokens must be a whole number of at least 1, not {max_tokens!r}")
+    if max_tokens is not None and (not isinstance(max_tokens, int) or isinstance(max_tokens, bool)):
+        fail(name, f"max_tokens must be a whole number, not {max_tokens!r}")
     timeout = _number(merged, "timeout", name, fail)
-    if timeout is not None and timeout <= 0:
-        fail(name, "timeout must be a positive number of seconds")
+    try:
+        check_settings(temperature, max_tokens, timeout)
+    except SettingsError as exc:
+        fail(name, str(exc))
     return Step(
         **common,
         model=model.strip(),
