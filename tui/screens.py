@@ -3,6 +3,7 @@ so a bad value gives a notification and nothing typed is lost."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
@@ -156,10 +157,10 @@ class ModelPickerScreen(ModalScreen[list[ModelChoice] | None]):
             with Horizontal(classes="buttons"):
                 yield Button("Done", id="done", variant="primary")
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.add_spec(event.value)
+    async def on_input_submitted(self, event: Input.Submitted) -> None:
+        await self.add_spec(event.value)
 
-    def add_spec(self, text: str) -> bool:
+    async def add_spec(self, text: str) -> bool:
         from providers import SpecError, make_adapter
 
         spec_text = text.strip()
@@ -167,7 +168,8 @@ class ModelPickerScreen(ModalScreen[list[ModelChoice] | None]):
             return False
         try:
             adapter = make_adapter(spec_text, self.config)
-            problem = adapter.problem()
+            # Some checks touch the network (is Ollama up?): never on the event loop.
+            problem = await asyncio.to_thread(adapter.problem)
         except SpecError as exc:
             self.notify(str(exc), title="Unknown model", severity="error")
             return False
