@@ -7,6 +7,7 @@ repaints only what changed since the last look: that is the batching that keeps 
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import math
 import sys
@@ -375,11 +376,11 @@ class ModelRaceApp(App[int]):
         await grid.mount_all(panels)
         self.screen.remove_class("-zoom")
 
-    def action_open_pipeline(self) -> None:
+    async def action_open_pipeline(self) -> None:
         if self.racing:
             self.notify("A run is still streaming: Esc cancels it.", severity="warning")
             return
-        found = find_pipeline_files(Path.cwd())
+        found = await asyncio.to_thread(find_pipeline_files, Path.cwd())
         # The seed article's demo first, when it is there.
         found.sort(key=lambda path: path.name != "rag.toml")
         suggestion = str(found[0].relative_to(Path.cwd())) if found else ""

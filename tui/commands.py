@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from functools import partial
 
@@ -11,7 +12,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 class DashboardCommands(Provider):
     """Built from the app's own action table, so a new key gets its palette entry for free."""
 
-    def _commands(self) -> list[tuple[str, str, Callable[[], object]]]:
+    async def _commands(self) -> list[tuple[str, str, Callable[[], object]]]:
         app = self.app
         commands: list[tuple[str, str, Callable[[], object]]] = []
         for name, help_text, action in app.palette_actions():  # type: ignore[attr-defined]
@@ -24,7 +25,9 @@ class DashboardCommands(Provider):
                     partial(app.set_mode, mode),
                 )  # type: ignore[attr-defined]
             )
-        for path in app.pipeline_files():  # type: ignore[attr-defined]
+        # Finding pipeline files reads the disk: not on the event loop.
+        files = await asyncio.to_thread(app.pipeline_files)  # type: ignore[attr-defined]
+        for path in files:
             commands.append(
                 (
                     f"Pipeline: {path.name}",
@@ -35,12 +38,12 @@ class DashboardCommands(Provider):
         return commands
 
     async def discover(self) -> Hits:
-        for name, help_text, callback in self._commands():
+        for name, help_text, callback in await self._commands():
             yield DiscoveryHit(name, callback, help=help_text)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        for name, help_text, callback in self._commands():
+        for name, help_text, callback in await self._commands():
             score = matcher.match(name)
             if score > 0:
                 yield Hit(score, matcher.highlight(name), callback, help=help_text)
