@@ -144,3 +144,28 @@ def test_metrics_follow_their_definitions():
 def test_bad_modes(text: str, message: str):
     with pytest.raises(ModeError, match=message):
         parse_mode(text)
+
+
+async def test_results_say_what_is_being_prepared_before_the_clock_starts(sim_env: str):
+    from providers.adapters.sim_adapter import SimAdapter
+
+    gate = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    class SlowToPrepare(SimAdapter):
+        preparing_note = "loading the model…"
+
+        def prepare_async(self, loop_: asyncio.AbstractEventLoop, timeout: float | None = None):
+            asyncio.run_coroutine_threadsafe(gate.wait(), loop).result(timeout=5)
+            super().prepare_async(loop_, timeout)
+
+    adapter = SlowToPrepare(make_adapter(f"sim:{model(0.05)}").spec)
+    the_race = Race([adapter], Request(PROMPT), parse_mode("async"))
+    task = asyncio.create_task(the_race.run())
+    await asyncio.sleep(0.1)
+    [run] = the_race.runs
+    assert run.results[0].status == "loading the model…" and run.t0 is None
+    gate.set()
+    await task
+    assert run.results[0].status is None and run.results[0].ok
+    assert run.t0 is not None and run.results[0].start >= run.t0
