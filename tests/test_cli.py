@@ -183,3 +183,22 @@ def test_sim_command_refuses_a_port_in_use():
         )
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1 and "address already in use" in out.stderr
+
+
+def test_dash_m_before_the_command_counts_and_a_closed_pipe_is_quiet(sim_env: str):
+    out = modelrace("-m", f"sim:{QUICK}", "run", PROMPT, "--mode", "async", "--json", sim=sim_env)
+    assert out.returncode == 0, out.stderr
+    assert [r["model"] for r in json.loads(out.stdout)["runs"][0]["results"]] == [f"sim:{QUICK}"]
+
+    env = {**os.environ, "MODELRACE_SIM_URL": sim_env}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui", "models"] + ["-m", "sim:fast"] * 8000,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    proc.stdout.readline()  # type: ignore[union-attr]
+    proc.stdout.close()  # type: ignore[union-attr]
+    stderr = proc.stderr.read().decode()  # type: ignore[union-attr]
+    proc.wait(timeout=30)
+    assert "Traceback" not in stderr

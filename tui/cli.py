@@ -7,7 +7,9 @@ SDKs) happen only inside the command that needs them.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from argparse import SUPPRESS
 from collections.abc import Sequence
 
 from providers.config import Config, ConfigError, load_config
@@ -41,7 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="race headless, then print a comparison")
     run.add_argument("prompt", help="the prompt sent to every model")
-    run.add_argument("-m", "--model", action="append", dest="models", metavar="SPEC")
+    # SUPPRESS: `modelrace -m X run ...` keeps the X given before the command.
+    run.add_argument(
+        "-m", "--model", action="append", dest="models", metavar="SPEC", default=SUPPRESS
+    )
     run.add_argument("--mode", default="both", help="sync|async|both|threads|limit=N")
     run.add_argument("--json", action="store_true", help="one JSON document on stdout")
     _add_settings(run)
@@ -57,7 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     pipeline.add_argument("--json", action="store_true", help="one JSON document on stdout")
 
     models = commands.add_parser("models", help="configured models and whether each is usable")
-    models.add_argument("-m", "--model", action="append", dest="models", metavar="SPEC")
+    models.add_argument(
+        "-m", "--model", action="append", dest="models", metavar="SPEC", default=SUPPRESS
+    )
     return parser
 
 
@@ -144,3 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, SpecError, ModeError, ConfigError) as exc:
         print(f"modelrace: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        # The reader went away (`modelrace models | head`): stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
