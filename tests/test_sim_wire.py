@@ -596,3 +596,13 @@ def test_ensure_sim_prefers_env_then_starts_one(monkeypatch: pytest.MonkeyPatch)
     assert ensure_sim() == url
     with urllib.request.urlopen(url + "/health", timeout=5) as resp:
         assert resp.status == 200
+
+
+@pytest.mark.parametrize("tokens", [1, 4, 7, 12, 13, 25, 60, 121, 500])
+def test_generated_answers_have_exactly_n_tokens_and_end_a_sentence(tokens: int) -> None:
+    from providers.sim.text import count_tokens, generate_text
+
+    for prompt in ("Explain asyncio in one sentence.", "What is RAG?", "hello"):
+        text = generate_text("fast", prompt, tokens, seed=3)
+        assert count_tokens(text) == tokens
+        assert text.endswith("."), text[-40:]

@@ -78,6 +78,22 @@ _OPENERS = (
     "A few points on {topic} are worth knowing.",
 )
 
+# Closing sentences of 1 to 12 words: the answer ends on a full stop at exactly N tokens.
+_CLOSERS = (
+    "Done.",
+    "That's all.",
+    "Hope this helps.",
+    "That is the gist.",
+    "That is the short answer.",
+    "That covers the main points here.",
+    "Those are the points that matter most.",
+    "That is the core of it, in short.",
+    "Those are the main points to keep in mind.",
+    "Those are the main points to keep in mind here.",
+    "In short, those are the points worth keeping in mind today.",
+    "In short, those are the main points worth keeping in mind today.",
+)
+
 _PIECE = re.compile(r"\s*\S+\s*")
 
 
@@ -114,20 +130,31 @@ def generate_text(model_name: str, prompt: str, tokens: int, seed: int) -> str:
     topic = _topic_for(prompt, rng)
     others = [n for n in sorted(_TOPICS) if n != topic]
     rng.shuffle(others)
-    sentences = [rng.choice(_OPENERS).format(topic=topic)]
+    opener = rng.choice(_OPENERS).format(topic=topic)
+    sentences: list[str] = []
     for name in [topic, *others]:
         pool = list(_TOPICS[name][1])
         rng.shuffle(pool)
         sentences.extend(pool)
-    parts: list[str] = []
+    chosen: list[str] = []
     count = 0
-    i = 0
-    while count < tokens:
-        sentence = sentences[i % len(sentences)]
-        i += 1
-        sep = "\n\n" if i % 4 == 0 else " "
-        parts.append(sentence + sep)
-        count += count_tokens(sentence)
+    misses = 0
+    if count_tokens(opener) + 1 < tokens:
+        chosen.append(opener)
+        count = count_tokens(opener)
+    # Whole sentences while they fit, then a closer of exactly the words left.
+    while tokens - count > len(_CLOSERS) and misses < len(sentences):
+        sentence = sentences[(len(chosen) + misses - 1) % len(sentences)]
+        if count + count_tokens(sentence) <= tokens:
+            chosen.append(sentence)
+            count += count_tokens(sentence)
+            misses = 0
+        else:
+            misses += 1
+    left = tokens - count
+    if 0 < left <= len(_CLOSERS):
+        chosen.append(_CLOSERS[left - 1])
+    parts = [s + ("\n\n" if (i + 1) % 4 == 0 else " ") for i, s in enumerate(chosen)]
     pieces = split_pieces("".join(parts))[:tokens]
     return "".join(pieces).rstrip()
 
