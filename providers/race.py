@@ -8,12 +8,14 @@ recorded in its own result and never cancels, delays or hides another.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from providers.base import Adapter
 from providers.events import Event, Failed, Finished, Started, Status, TextDelta, Usage
@@ -22,6 +24,7 @@ from providers.request import Request
 
 MODE_NAMES = ("sync", "async", "both", "threads", "limit=N")
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class ModeError(ValueError):
@@ -116,6 +119,8 @@ class Runner:
         self.mode = mode
         self.runs = runs
         self._cancel = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: set[asyncio.Future[None]] = set()
 
     @property
     def cancelled(self) -> bool:
@@ -129,10 +134,37 @@ class Runner:
                 now = time.perf_counter()
                 for result in run.results:
                     mark_cancelled(result, now)
-        self._on_cancel()
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._cancel_tasks)
+
+    def _cancel_tasks(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+
+    async def _in_thread(self, work: Callable[[Run], None], run: Run) -> None:
+        """Run a sequential side on a daemon thread; `cancel()` stops the wait at once.
+
+        The thread itself may sit in a blocking read until its next byte; its results are
+        already marked cancelled and nothing waits for it any more.
+        """
+        job = asyncio.ensure_future(in_daemon_thread(work, run))
+        self._track(job)
+        try:
+            await job
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # our caller was cancelled, not just this side
+
+    def _track(self, task: asyncio.Future[None]) -> None:
+        """A task `cancel()` must stop, even when called from another thread."""
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def run(self) -> list[Run]:
         """Run every side in turn. Cancelling the calling task cancels the whole run."""
+        self._loop = asyncio.get_running_loop()
         try:
             for side, run in zip(self.mode.sides(), self.runs, strict=True):
                 if self.cancelled:
@@ -186,9 +218,6 @@ class Runner:
     async def _run_concurrent(self, side: Mode, run: Run) -> None:
         raise NotImplementedError
 
-    def _on_cancel(self) -> None:
-        """Extra work when cancelled (e.g. cancelling tasks the subclass owns)."""
-
     def _side_over(self, run: Run) -> None:
         """Called when a side has ended, normally or not."""
 
@@ -229,7 +258,7 @@ class Race(Runner):
 
     async def _run_sync(self, run: Run) -> None:
         """One model after another on a thread of its own: real blocking I/O, loop left free."""
-        await in_daemon_thread(self._sync_models, run)
+        await self._in_thread(self._sync_models, run)
 
     def _sync_models(self, run: Run) -> None:
         for adapter, result in zip(self.adapters, run.results, strict=True):
@@ -240,15 +269,18 @@ class Race(Runner):
 
     async def _run_concurrent(self, side: Mode, run: Run) -> None:
         gate = asyncio.Semaphore(side.limit) if side.limit else None
+        pool = DaemonPool(run.pool_size or 1) if side.name == "threads" else None
         try:
             async with asyncio.TaskGroup() as group:
                 for adapter, result in zip(self.adapters, run.results, strict=True):
-                    if side.name == "threads":
-                        coro = asyncio.to_thread(self._consume_sync, adapter, result)
+                    if pool is not None:
+                        coro = pool.run(self._consume_sync, adapter, result)
                     else:
                         coro = self._consume_async(adapter, result, gate)
-                    group.create_task(_isolated(coro, result))
+                    self._track(group.create_task(_isolated(coro, result)))
         finally:
+            if pool is not None:
+                pool.close()
             if side.name != "threads":
                 # After the clock: closing clients is not part of the race.
                 run.t_end = time.perf_counter()
@@ -291,25 +323,56 @@ async def _isolated(coro: object, result: Result) -> None:
         apply_event(result, Failed(time.perf_counter(), describe_error(exc)))
 
 
-async def in_daemon_thread(work: Callable[[T], None], arg: T) -> None:
-    """Await `work(arg)` on a daemon thread of its own.
+class DaemonPool:
+    """A fixed number of daemon threads fed from a queue, for blocking SDK calls.
 
-    Not the default executor: a stream stalled in a blocking read after a cancel must never
-    hold up the program's exit, and executor threads are joined at exit.
+    Sized like the default executor behind `asyncio.to_thread` (min(32, cores + 4)) so the
+    threads mode shows the same queueing, but not that executor itself: its threads are
+    joined when the loop and the interpreter shut down, so one read stalled after a cancel
+    would hang the exit. A daemon thread stuck in a read simply dies with the process.
     """
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[None] = loop.create_future()
 
-    def target() -> None:
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._jobs: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
+        self._started = 0
+
+    async def run(self, work: Callable[..., R], *args: Any) -> R:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[R] = loop.create_future()
+        if self._started < self.size:
+            self._started += 1
+            threading.Thread(target=_serve, args=(self._jobs,), daemon=True).start()
+        self._jobs.put((work, args, loop, future))
+        return await future
+
+    def close(self) -> None:
+        """Let idle threads end; busy ones end after their current job."""
+        for _ in range(self._started):
+            self._jobs.put(None)
+
+
+def _serve(jobs: queue.SimpleQueue[tuple[Any, ...] | None]) -> None:
+    while (job := jobs.get()) is not None:
+        work, args, loop, future = job
         try:
-            work(arg)
-        finally:
-            loop.call_soon_threadsafe(_resolve, done)
+            outcome: tuple[Callable[..., None], Any] = (future.set_result, work(*args))
+        except BaseException as exc:
+            outcome = (future.set_exception, exc)
+        # A closed loop means nobody waits for this any more (cancelled and gone).
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(_settle, future, *outcome)
 
-    threading.Thread(target=target, name="modelrace-sync", daemon=True).start()
-    await done
 
-
-def _resolve(future: asyncio.Future[None]) -> None:
+def _settle(future: asyncio.Future[Any], setter: Callable[[Any], None], value: Any) -> None:
     if not future.done():
-        future.set_result(None)
+        setter(value)
+
+
+async def in_daemon_thread(work: Callable[[T], None], arg: T) -> None:
+    """Await `work(arg)` on a daemon thread of its own (see DaemonPool for why)."""
+    pool = DaemonPool(1)
+    try:
+        await pool.run(work, arg)
+    finally:
+        pool.close()

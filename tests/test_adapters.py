@@ -120,16 +120,28 @@ async def test_gemini_accepts_google_api_key_too(sim_env: str, monkeypatch: pyte
     assert isinstance(events[-1], Finished)
 
 
-async def test_keys_never_show_in_errors_or_reprs(sim_env: str, monkeypatch: pytest.MonkeyPatch):
-    secret = "sk-thisisaverysecretkey0123456789"
-    monkeypatch.setenv("OPENAI_API_KEY", secret)
-    # An unreachable server makes the SDK fail; whatever it says must not carry the key.
-    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
-    adapter = make_adapter("openai:gpt-5-mini")
-    events = [e async for e in adapter.stream_async(Request(PROMPT, timeout=2))]
+@pytest.mark.parametrize("way", WAYS)
+@pytest.mark.parametrize(
+    ("provider", "variable"),
+    [
+        ("openai", "OPENAI_API_KEY"),
+        ("anthropic", "ANTHROPIC_API_KEY"),
+        ("gemini", "GEMINI_API_KEY"),
+    ],
+)
+async def test_a_key_the_server_echoes_back_never_shows(
+    provider: str, variable: str, way: str, sim_env: str, monkeypatch: pytest.MonkeyPatch
+):
+    secret = "k3y-thisisaverysecretvalue0123456789"
+    monkeypatch.setenv(variable, secret)
+    adapter = make_adapter(f"{provider}:unauthorized")
+    events = await collect(way, f"{provider}:unauthorized", Request(PROMPT))
 
-    assert isinstance(events[-1], Failed)
-    assert secret not in repr(adapter) and secret not in repr(events)
+    last = events[-1]
+    assert isinstance(last, Failed)
+    assert "HTTP 401" in last.error and "Incorrect API key provided: ***" in last.error
+    assert secret not in repr(events) and secret not in repr(adapter)
     from providers.environment import redact
 
-    assert secret not in redact(f"Incorrect API key provided: {secret}")
+    scrubbed = redact(f"Bearer {secret} and sk-abcdefghijklmnop1234")
+    assert secret not in scrubbed and "sk-abcdefghijklmnop1234" not in scrubbed

@@ -43,7 +43,7 @@ async def test_async_requests_overlap_and_wall_is_near_the_slowest(sim_env: str)
     [run] = await race(models, "async").run()
 
     starts = [r.start for r in run.results]
-    assert max(starts) - min(starts) < 0.05
+    assert max(starts) - min(starts) < 0.1
     assert all(r.ok for r in run.results)
     slowest = max(r.duration for r in run.results)  # type: ignore[type-var]
     assert run.ideal_s == slowest
@@ -122,7 +122,7 @@ async def test_cancel_keeps_what_arrived(sim_env: str):
     assert run.cancelled and run.over
     for r in run.results:
         assert r.state is State.CANCELLED and r.text
-        assert expected_answer(slow, PROMPT).startswith(r.text) or r.model.endswith("seed=2")
+        assert expected_answer(r.model.removeprefix("sim:"), PROMPT).startswith(r.text)
 
 
 def test_metrics_follow_their_definitions():
@@ -169,3 +169,19 @@ async def test_results_say_what_is_being_prepared_before_the_clock_starts(sim_en
     await task
     assert run.results[0].status is None and run.results[0].ok
     assert run.t0 is not None and run.results[0].start >= run.t0
+
+
+@pytest.mark.parametrize("mode", ["async", "limit=1", "threads", "sync"])
+async def test_cancel_from_another_thread_stops_stalled_streams(sim_env: str, mode: str):
+    import threading
+    import time
+
+    stalled = model(0.05, tokens=40, extra=",fault=stall,after=3")
+    the_race = race([stalled, stalled + ",seed=2"], mode)
+    threading.Timer(0.8, the_race.cancel).start()
+    began = time.perf_counter()
+    [run] = await asyncio.wait_for(the_race.run(), timeout=10)
+
+    assert time.perf_counter() - began < 5  # the stall lasts an hour
+    assert run.cancelled and all(r.state is State.CANCELLED for r in run.results)
+    assert run.results[0].text == expected_answer(stalled, PROMPT, max_tokens=3)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from contextlib import aclosing, closing
 from typing import Any
 
 from providers.base import Adapter, Done, Piece, Tokens
@@ -50,8 +51,9 @@ class GeminiAdapter(Adapter):
         stream = client.models.generate_content_stream(
             model=self.spec.model, contents=request.prompt, config=self._config(request)
         )
-        for chunk in stream:
-            yield from state.read(chunk)
+        with closing(stream):
+            for chunk in stream:
+                yield from state.read(chunk)
         yield from state.end()
 
     async def pieces_async(self, client: Any, request: Request) -> AsyncIterator[Piece]:
@@ -59,9 +61,10 @@ class GeminiAdapter(Adapter):
         stream = await client.aio.models.generate_content_stream(
             model=self.spec.model, contents=request.prompt, config=self._config(request)
         )
-        async for chunk in stream:
-            for piece in state.read(chunk):
-                yield piece
+        async with aclosing(stream):
+            async for chunk in stream:
+                for piece in state.read(chunk):
+                    yield piece
         for piece in state.end():
             yield piece
 

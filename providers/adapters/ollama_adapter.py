@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
+from contextlib import aclosing, closing
 from typing import Any
 
 from providers.base import Adapter, Done, Piece, Tokens
@@ -52,13 +53,15 @@ class OllamaAdapter(Adapter):
         }
 
     def pieces_sync(self, client: Any, request: Request) -> Iterator[Piece]:
-        for part in client.chat(**self._params(request)):
-            yield from _read(part)
+        with closing(client.chat(**self._params(request))) as parts:
+            for part in parts:
+                yield from _read(part)
 
     async def pieces_async(self, client: Any, request: Request) -> AsyncIterator[Piece]:
-        async for part in await client.chat(**self._params(request)):
-            for piece in _read(part):
-                yield piece
+        async with aclosing(await client.chat(**self._params(request))) as parts:
+            async for part in parts:
+                for piece in _read(part):
+                    yield piece
 
 
 def _read(part: Any) -> Iterator[Piece]:

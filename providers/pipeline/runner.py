@@ -22,7 +22,7 @@ from providers.environment import one_line
 from providers.events import Failed, Finished, Started, TextDelta
 from providers.pipeline.graph import longest_path, observed_critical_path, topological_order
 from providers.pipeline.spec import Pipeline, Step
-from providers.race import Mode, ModeError, Runner, apply_event, in_daemon_thread, mark_cancelled
+from providers.race import Mode, ModeError, Runner, apply_event, mark_cancelled
 from providers.record import Result, Run, State
 from providers.request import Request
 
@@ -146,24 +146,13 @@ class PipelineRun(Runner):
             for side in self.mode.sides()
         ]
         super().__init__(self.mode, runs)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    def _on_cancel(self) -> None:
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._cancel_tasks)
-
-    def _cancel_tasks(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
 
     def _side_over(self, run: Run) -> None:
         run.mark_critical()  # type: ignore[attr-defined]
 
     async def _prepare(self, side: Mode, run: Run) -> None:
         """Build clients (and start local servers) off the loop, before the clock starts."""
-        loop = self._loop = asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
         timeout = _client_timeout(self.pipeline)
         adapters = self.adapters.values()
         if side.concurrent:
@@ -183,9 +172,7 @@ class PipelineRun(Runner):
         try:
             async with asyncio.TaskGroup() as group:
                 for step in self.pipeline.steps:
-                    task = group.create_task(self._step_task(step, run, done))
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
+                    self._track(group.create_task(self._step_task(step, run, done)))
         finally:
             run.t_end = time.perf_counter()
             await asyncio.shield(asyncio.gather(*(a.aclose() for a in self.adapters.values())))
@@ -235,7 +222,7 @@ class PipelineRun(Runner):
     # --- sync: one step at a time, in file order, on a thread of its own ------------------
 
     async def _run_sync(self, run: PipelinePass) -> None:  # type: ignore[override]
-        await in_daemon_thread(self._sync_steps, run)
+        await self._in_thread(self._sync_steps, run)  # type: ignore[arg-type]
 
     def _sync_steps(self, run: PipelinePass) -> None:
         failed_root: dict[str, str] = {}

@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(run())
     except KeyboardInterrupt:
         return 0
-    except OSError as exc:
+    except (OSError, OverflowError) as exc:
         print(
             f"modelrace sim: cannot listen on {args.host}:{args.port}: {_reason(exc)}",
             file=sys.stderr,

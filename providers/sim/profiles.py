@@ -55,6 +55,7 @@ PROFILES: dict[str, Profile] = {
         Profile("flaky", ttft_s=0.1, tokens_per_s=100.0, tokens=60, fault="drop", fault_after=20),
         Profile("error", ttft_s=0.0, fault="http_error", status=500),
         Profile("ratelimited", ttft_s=0.0, fault="http_error", status=429),
+        Profile("unauthorized", ttft_s=0.0, fault="http_error", status=401),
         Profile("malformed", ttft_s=0.05, tokens_per_s=100.0, fault="malformed", fault_after=10),
         Profile("stall", ttft_s=0.05, tokens_per_s=100.0, fault="stall", fault_after=5),
         Profile("markup", ttft_s=0.05, tokens_per_s=200.0, text=_MARKUP_TEXT),

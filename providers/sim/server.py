@@ -132,7 +132,7 @@ def _schedule(p: Profile, model: str, prompt: str, n: int, t0: float) -> list[fl
     return times
 
 
-async def _chat(conn: _Conn, req: wire.ChatRequest, t0: float) -> None:
+async def _chat(conn: _Conn, req: wire.ChatRequest, t0: float, key: str = "") -> None:
     try:
         p = profile_for(req.model)
     except SimError as exc:
@@ -141,7 +141,8 @@ async def _chat(conn: _Conn, req: wire.ChatRequest, t0: float) -> None:
         return
     if p.fault == "http_error":
         await conn.sleep_until(t0 + p.ttft_s)
-        await conn.send(p.status, wire.error_body(req.api, p.status, wire.fault_message(p.status)))
+        message = wire.fault_message(p.status, key)
+        await conn.send(p.status, wire.error_body(req.api, p.status, message))
         return
     pieces, finish = answer_pieces(req.model, req.prompt, req.max_tokens)
     n = len(pieces)
@@ -276,7 +277,15 @@ async def _route(
     except wire.BadRequest as exc:
         await conn.send(exc.status, wire.error_body(api, exc.status, exc.message))
         return
-    await _chat(conn, req, t0)
+    await _chat(conn, req, t0, _presented_key(headers))
+
+
+def _presented_key(headers: dict[str, str]) -> str:
+    """The API key the client sent, whichever header its SDK uses."""
+    auth = headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return headers.get("x-api-key") or headers.get("x-goog-api-key") or ""
 
 
 async def _read_request(conn: _Conn) -> tuple[str, str, dict[str, str], bytes] | None:

@@ -205,7 +205,10 @@ def error_body(api: str, status: int, message: str) -> bytes:
     return _dumps(obj).encode()
 
 
-def fault_message(status: int) -> str:
+def fault_message(status: int, key: str = "") -> str:
+    if status == 401:
+        # Real APIs echo the key they refused; clients must scrub it before showing errors.
+        return f"Incorrect API key provided: {key}. You can find your API key in your account."
     if status == 429:
         return "simulated rate limit: too many requests, try again later"
     return f"simulated server error (HTTP {status})"
