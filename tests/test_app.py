@@ -333,3 +333,26 @@ def test_timeline_speedup_ignores_cancelled_runs() -> None:
     timeline.add_runs([run("async", 2.0)])
     timeline._build(10.0)
     assert any("speedup sync ÷ async 2.00×" in line for line in timeline.plain_lines())
+
+
+async def test_markup_in_specs_and_errors_is_shown_as_text_not_parsed() -> None:
+    app = make_app(["bad[/x]:y", FAST, "sim:[bold]x[/]"])
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause(0.2)
+        messages = notes(app)
+        assert any("bad[/x]:y" in m for m in messages)
+        # Toasts render markup-enabled messages with Content.from_markup, where "[/x]" raises.
+        assert app._notifications and all(not n.markup for n in app._notifications)
+        await send(pilot, app, "hi")
+        await settle(pilot, app)
+        failed = app.panels[1]
+        assert failed.spec == "sim:[bold]x[/]" and failed.result.state is State.FAILED
+        assert "[bold]x[/]" in str(failed.status.render())
+        await pilot.press("ctrl+l")
+        box = app.screen.query_one("#add")
+        box.value = "sim:fast,ttft=[/]"
+        box.focus()
+        await pilot.press("enter")
+        await until(pilot, lambda: any("ttft=[/]" in n for n in notes(app)), 3)
+        assert all(not n.markup for n in app._notifications)
+        assert app.is_running

@@ -128,7 +128,7 @@ def test_ctrl_c_prints_what_arrived_and_exits_130(sim_env: str):
         text=True,
         env=env,
     )
-    time.sleep(2.5)
+    time.sleep(4)
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=20)
 
@@ -202,3 +202,55 @@ def test_dash_m_before_the_command_counts_and_a_closed_pipe_is_quiet(sim_env: st
     stderr = proc.stderr.read().decode()  # type: ignore[union-attr]
     proc.wait(timeout=30)
     assert "Traceback" not in stderr
+
+
+def test_ctrl_c_in_threads_mode_does_not_wait_for_a_stalled_read(sim_env: str):
+    stalled = "fast,ttft=0.05,tokens=40,fault=stall,after=3"
+    env = {**os.environ, "MODELRACE_SIM_URL": sim_env}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui", "run", PROMPT, "-m", f"sim:{stalled}", "--mode", "threads"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    time.sleep(3)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=15)
+
+    assert proc.returncode == 130, stderr
+    assert expected_answer(stalled, PROMPT, max_tokens=3).strip() in stdout
+
+
+def test_the_text_report_shows_escape_sequences_instead_of_sending_them(sim_env: str):
+    out = modelrace("run", PROMPT, "-m", "sim:markup", "--mode", "async", sim=sim_env)
+
+    assert out.returncode == 0, out.stderr
+    assert "\x1b" not in out.stdout
+    assert "␛[2J" in out.stdout and "[bold red]x[/]" in out.stdout
+
+
+def test_json_exports_never_carry_a_key(sim_env: str):
+    secret = "sk-thisisaverysecretkey0123456789"
+    env_prompt = f"my key is {secret}, keep it safe"
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tui",
+            "run",
+            env_prompt,
+            "-m",
+            f"sim:{QUICK}",
+            "--json",
+            "--mode",
+            "async",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MODELRACE_SIM_URL": sim_env, "OPENAI_API_KEY": secret},
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert secret not in out.stdout
+    assert json.loads(out.stdout)["prompt"] == "my key is ***, keep it safe"

@@ -67,7 +67,7 @@ async def test_independent_steps_overlap(sim_env: str):
     )
 
     starts = [span(run, s)[0] for s in ("db", "web", "m1", "m2")]
-    assert max(starts) - min(starts) < 0.05
+    assert max(starts) - min(starts) < 0.1
     assert all(r.ok for r in run.results)
     assert run.wall_s < 0.4 + 0.3  # type: ignore[operator]  # sequential would be ≥ 1.4 s
 
@@ -99,12 +99,12 @@ async def test_dependent_steps_wait_for_exactly_their_inputs(sim_env: str):
     assert all(r.ok for r in run.results)
     short_end, long_end, mid_end = (span(run, s)[1] for s in ("short", "long", "mid"))
     s1, e1 = span(run, "after_short")
-    assert short_end <= s1 < short_end + 0.05  # right after its input...
+    assert short_end <= s1 < short_end + 0.1  # right after its input...
     assert e1 < long_end - 0.3  # ...and done long before the unrelated slow branch
     s2, _ = span(run, "after_two")
-    assert max(short_end, mid_end) <= s2 < max(short_end, mid_end) + 0.05
+    assert max(short_end, mid_end) <= s2 < max(short_end, mid_end) + 0.1
     s3, _ = span(run, "after_all")
-    assert max(long_end, e1) <= s3 < max(long_end, e1) + 0.05
+    assert max(long_end, e1) <= s3 < max(long_end, e1) + 0.1
 
 
 async def test_concurrent_wall_is_near_the_critical_path(sim_env: str):
@@ -573,7 +573,7 @@ def test_cli_ctrl_c_keeps_what_arrived_and_exits_130(sim_env: str, tmp_path: Pat
         text=True,
         env={**os.environ, "MODELRACE_SIM_URL": sim_env},
     )
-    time.sleep(2.5)
+    time.sleep(4)
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=20)
 

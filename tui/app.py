@@ -20,11 +20,13 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical
+from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 from textual.worker import Worker
 
 from providers import Config, Request, SpecError, make_adapter
+from providers.environment import redact
 from providers.pipeline import PipelineError, PipelineRun, load_pipeline
 from providers.race import MODE_NAMES, Mode, ModeError, Race, parse_mode
 from providers.record import Run
@@ -35,6 +37,7 @@ from tui.panel import AnswerPanel, StreamView
 from tui.pipelines import PipelineOpenScreen, find_pipeline_files
 from tui.prompt import PromptBox
 from tui.screens import HelpScreen, ModelChoice, ModelPickerScreen, Settings, SettingsScreen
+from tui.text import visible
 from tui.timeline import Timeline
 
 POLL_HZ = 15
@@ -461,7 +464,7 @@ class ModelRaceApp(App[int]):
         path = folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{safe}.md"
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
+            path.write_text(redact(text), encoding="utf-8")
         except OSError as exc:
             self.call_from_thread(self.notify, f"Copied; could not save a file: {exc}")
             return
@@ -473,6 +476,20 @@ class ModelRaceApp(App[int]):
         keys += [(b.key, b.description) for b in self.BINDINGS if isinstance(b, Binding)]
         keys += [("ctrl+p", "Command palette"), ("tab", "Focus a panel to scroll it")]
         self.push_screen(HelpScreen(keys))
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Messages here carry specs, file names and SDK errors: text, never markup."""
+        super().notify(
+            visible(message), title=visible(title), severity=severity, timeout=timeout, markup=False
+        )
 
     # --- labels --------------------------------------------------------------------------------
 

@@ -119,6 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if args.command == "sim":
+            if not 0 <= args.port <= 65535:
+                raise UsageError(f"port must be between 0 and 65535, not {args.port}")
             from providers.sim.__main__ import main as sim_main
 
             return sim_main(["--host", args.host, "--port", str(args.port)])

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.markup import escape
 
 
 class DashboardCommands(Provider):
@@ -39,11 +40,12 @@ class DashboardCommands(Provider):
 
     async def discover(self) -> Hits:
         for name, help_text, callback in await self._commands():
-            yield DiscoveryHit(name, callback, help=help_text)
+            yield DiscoveryHit(escape(name), callback, help=escape(help_text))
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for name, help_text, callback in await self._commands():
             score = matcher.match(name)
             if score > 0:
-                yield Hit(score, matcher.highlight(name), callback, help=help_text)
+                # The palette reads names and help as markup; file names are not.
+                yield Hit(score, matcher.highlight(escape(name)), callback, help=escape(help_text))

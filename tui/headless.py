@@ -9,11 +9,13 @@ import time
 from collections.abc import Callable
 
 from providers.config import Config
+from providers.environment import redact
 from providers.race import Mode, Race, Runner
 from providers.record import Result, Run, State, speedup
 from providers.registry import make_adapter
 from providers.request import Request
 from tui.report import full_report
+from tui.text import visible
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 PROGRESS_EVERY_S = 0.25
@@ -26,14 +28,20 @@ def run_headless(
     race = Race([make_adapter(s, config) for s in specs], request, mode)
     interrupted = run_to_end(race, progress=sys.stderr.isatty(), describe=_brief)
     if as_json:
-        print(json.dumps(document(request.prompt, race.runs), ensure_ascii=False))
+        print(export_json(document(request.prompt, race.runs)))
     else:
-        print(full_report(race.runs))
+        # Model output is text: escape sequences are shown, never sent to the terminal.
+        print(visible(full_report(race.runs)))
     if interrupted:
         print("modelrace: interrupted; what had arrived is shown above", file=sys.stderr)
         return EXIT_INTERRUPTED
     ok = all(r.ok for run in race.runs for r in run.results)
     return EXIT_OK if ok else EXIT_FAILED
+
+
+def export_json(doc: dict[str, object]) -> str:
+    """The document as JSON, with anything key-shaped scrubbed: exports never carry keys."""
+    return redact(json.dumps(doc, ensure_ascii=False))
 
 
 def document(prompt: str, runs: list[Run]) -> dict[str, object]:
@@ -96,5 +104,5 @@ def list_models(specs: list[str], config: Config, source: str) -> int:
         verdict = "ready" if problem is None else "unusable"
         print(f"  {spec.ljust(width)}  {verdict}" + (f"  ({problem})" if problem else ""))
     for name, endpoint in config.endpoints.items():
-        print(f"endpoint {name}: {endpoint.base_url} (use {name}:MODEL)")
+        print(redact(f"endpoint {name}: {endpoint.base_url} (use {name}:MODEL)"))
     return EXIT_OK

@@ -158,7 +158,7 @@ class AnswerPanel(Vertical):
     def __init__(self, spec: str, *, id: str | None = None) -> None:
         super().__init__(id=id, classes="panel")
         self.spec = spec
-        self.border_title = Text(spec)
+        self.border_title = Text(visible(spec))
         self.result: Result | None = None
         self.view = StreamView(classes="answer")
         self.status = Static(Text("idle", style="dim"), classes="status", markup=False)

@@ -7,7 +7,6 @@ running it concurrently bought over running it one step at a time.
 
 from __future__ import annotations
 
-import json
 import sys
 
 from providers.config import Config
@@ -21,8 +20,9 @@ from providers.pipeline import (
 )
 from providers.race import ModeError
 from providers.record import State
-from tui.headless import document, run_to_end
+from tui.headless import document, export_json, run_to_end
 from tui.report import conclusion
+from tui.text import visible
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 ARROW = " → "
@@ -42,9 +42,9 @@ def run_pipeline_command(
     if as_json:
         doc = document(pipe.input, pipe.runs)  # type: ignore[arg-type]
         doc["pipeline"] = pipeline.name
-        print(json.dumps(doc, ensure_ascii=False))
+        print(export_json(doc))
     else:
-        print(pipeline_report(pipe))
+        print(visible(pipeline_report(pipe)))
     if interrupted:
         print("modelrace: interrupted; what had arrived is shown above", file=sys.stderr)
         return EXIT_INTERRUPTED

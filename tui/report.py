@@ -27,7 +27,9 @@ def describe_mode(run: Run) -> str:
     if run.mode == "async":
         return "async clients, all at once on the event loop"
     if run.mode == "threads":
-        return f"sync clients via asyncio.to_thread, default pool of {run.pool_size} workers"
+        return (
+            f"sync clients on {run.pool_size} threads, the size of asyncio.to_thread's default pool"
+        )
     return f"async clients, at most {run.limit} in flight"
 
 

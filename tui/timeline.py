@@ -216,7 +216,7 @@ class Timeline(LineView):
             )
             if run.cancelled:
                 detail += " · cancelled"
-        return Strip([Segment(title, BOLD), Segment(detail, DIM)])
+        return Strip([Segment(visible(title), BOLD), Segment(detail, DIM)])
 
     @staticmethod
     def _bar(
