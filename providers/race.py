@@ -69,8 +69,18 @@ def default_pool_size() -> int:
     return min(32, (os.cpu_count() or 1) + 4)
 
 
+# Events land from worker threads while cancel() may mark the same result from another:
+# one lock keeps "over" final (no DONE after CANCELLED, no chunk after the end).
+_RESULT_LOCK = threading.Lock()
+
+
 def apply_event(result: Result, event: Event) -> None:
     """Fold one stream event into a result; late events after the end are ignored."""
+    with _RESULT_LOCK:
+        _apply(result, event)
+
+
+def _apply(result: Result, event: Event) -> None:
     if result.state.over:
         return
     if isinstance(event, TextDelta):
@@ -98,6 +108,11 @@ def apply_event(result: Result, event: Event) -> None:
 
 def mark_cancelled(result: Result, now: float | None = None) -> None:
     """Stop a result where it stands, keeping whatever text had arrived."""
+    with _RESULT_LOCK:
+        _mark_cancelled(result, now)
+
+
+def _mark_cancelled(result: Result, now: float | None) -> None:
     if result.state.over:
         return
     result.end = now if now is not None else time.perf_counter()

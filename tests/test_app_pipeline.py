@@ -45,7 +45,7 @@ async def test_a_pipeline_runs_in_the_dashboard(sim_env: str, tmp_path: Path, mo
     async with app.run_test(size=(160, 48)) as pilot:
         assert [p.name for p in app.pipeline_files()] == ["mini.toml"]
         app.prompt_box.load_text("question")
-        app.open_pipeline("mini.toml")
+        await app.open_pipeline("mini.toml")
         deadline = time.monotonic() + 10
         while app.race is None or app.racing or not app.runs:
             assert time.monotonic() < deadline
@@ -85,8 +85,34 @@ async def test_a_bad_pipeline_file_is_a_notification(sim_env: str, tmp_path: Pat
     bad.write_text('[steps.x]\nwait = 1\nafter = ["ghost"]\n')
     app = ModelRaceApp([f"sim:{MODEL}"], history=PromptHistory(None), mode="async")
     async with app.run_test(size=(120, 40)) as pilot:
-        app.open_pipeline(str(bad))
+        await app.open_pipeline(str(bad))
         await pilot.pause(0.1)
         messages = [str(n.message) for n in app._notifications]
         assert any("ghost" in m for m in messages)
         assert app.race is None and [p.spec for p in app.panels] == [f"sim:{MODEL}"]
+
+
+@pytest.mark.parametrize("way", ["ctrl+o", "palette"])
+async def test_a_pipeline_opens_from_its_key_and_from_the_palette(
+    sim_env: str, tmp_path: Path, monkeypatch, way: str
+):
+    (tmp_path / "mini.toml").write_text(PIPELINE)
+    monkeypatch.chdir(tmp_path)
+    app = ModelRaceApp([f"sim:{MODEL}"], history=PromptHistory(None), mode="async")
+    async with app.run_test(size=(160, 48)) as pilot:
+        if way == "ctrl+o":
+            await pilot.press("ctrl+o")
+            await pilot.pause(0.3)
+            assert app.screen.query_one("#path").value == "mini.toml"
+            await pilot.press("enter")
+        else:
+            await pilot.press("ctrl+p")
+            await pilot.pause(0.2)
+            await pilot.press(*"Pipeline: mini")
+            await pilot.pause(0.5)
+            await pilot.press("enter")
+        deadline = time.monotonic() + 10
+        while not app.runs or app.racing:
+            assert time.monotonic() < deadline
+            await pilot.pause(0.05)
+        assert [r.step for r in app.runs[0].results] == ["a", "b", "draft"]

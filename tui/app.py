@@ -389,7 +389,7 @@ class ModelRaceApp(App[int]):
         suggestion = str(found[0].relative_to(Path.cwd())) if found else ""
         self.push_screen(PipelineOpenScreen(suggestion), self.open_pipeline)
 
-    def open_pipeline(self, path: str | None) -> None:
+    async def open_pipeline(self, path: str | None) -> None:
         """Run a pipeline file: one panel and one timeline row per step."""
         if path is None:
             return
@@ -398,7 +398,8 @@ class ModelRaceApp(App[int]):
             return
         mode = self.mode if self.mode in ("sync", "async", "both") else "both"
         try:
-            pipeline = load_pipeline(Path(path).expanduser(), self.config)
+            # Reading and checking the file touches the disk: off the event loop.
+            pipeline = await asyncio.to_thread(load_pipeline, Path(path).expanduser(), self.config)
             run = PipelineRun(pipeline, self.prompt_box.text.strip(), mode, self.config)
         except (PipelineError, ModeError, OSError) as exc:
             self.notify(str(exc), title="Pipeline", severity="error")
