@@ -93,8 +93,15 @@ class Adapter:
             raise MissingKey(self.key_variables[0])
         return key
 
+    def spec_problem(self) -> str | None:
+        """What is wrong with the model name itself, known without any I/O, or None."""
+        return None
+
     def problem(self) -> str | None:
-        """Why this model cannot be used right now (cheap: no network), or None."""
+        """Why this model cannot be used right now, or None (may look at disk or network)."""
+        spec_problem = self.spec_problem()
+        if spec_problem:
+            return spec_problem
         try:
             self.api_key()
         except MissingKey as exc:

@@ -107,6 +107,8 @@ def test_a_failed_model_exits_1_with_its_error(sim_env: str):
         (["run", "   ", "-m", "sim:fast"], "the prompt is empty"),
         (["run", PROMPT, "--temperature", "7"], "temperature must be between 0 and 2"),
         (["run", PROMPT, "--bogus"], "unrecognized arguments: --bogus"),
+        (["run", PROMPT, "-m", "sim:nosuch"], "unknown sim model 'nosuch'"),
+        (["run", PROMPT, "-m", "sim:fast,ttft=abc"], "bad value for 'ttft'"),
     ],
 )
 def test_bad_usage_is_one_line_and_exit_2(sim_env: str, args: list[str], message: str):

@@ -104,13 +104,20 @@ def make_request(
         raise UsageError(str(exc)) from None
 
 
-def resolve_specs(given: Sequence[str] | None, config: Config) -> list[str]:
-    """The user's specs, checked now so a typo fails before anything starts."""
+def resolve_specs(given: Sequence[str] | None, config: Config, *, strict: bool = True) -> list[str]:
+    """The user's specs, checked now so a typo fails before anything starts.
+
+    Not strict (for `models`): only the spec syntax, so a bad model is listed, not refused.
+    """
     from providers.defaults import default_specs
+    from providers.registry import make_adapter
 
     specs = list(given) if given else default_specs(config)
     for spec in specs:
-        parse_spec(spec, config)
+        parsed = parse_spec(spec, config)
+        problem = make_adapter(parsed, config).spec_problem() if strict else None
+        if problem:
+            raise UsageError(f"{spec}: {problem}")
     return specs
 
 
@@ -131,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from tui.pipeline_cli import run_pipeline_command
 
             return run_pipeline_command(args.file, args.input, args.mode, config, as_json=args.json)
-        specs = resolve_specs(args.models, config)
+        specs = resolve_specs(args.models, config, strict=args.command != "models")
         if args.command == "run":
             from tui.headless import run_headless
 

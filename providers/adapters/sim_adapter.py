@@ -18,7 +18,7 @@ class SimAdapter(OpenAIAdapter):
     def api_key(self) -> str:
         return "sim"
 
-    def problem(self) -> str | None:
+    def spec_problem(self) -> str | None:
         from providers.sim import SimError, profile_for
 
         try:
