@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import math
+import os
 import sys
 import time
 from functools import partial
@@ -171,6 +172,7 @@ class ModelRaceApp(App[int]):
         return f"cols-{grid_columns(len(self.panel_titles or self.enabled_specs))}"
 
     def on_mount(self) -> None:
+        self.set_interval(1.0, self._check_terminal)
         self.prompt_box.focus()
         self._show_mode()
         self._show_run_label("type a prompt and press Enter")
@@ -183,6 +185,26 @@ class ModelRaceApp(App[int]):
             self.notify("No models: press ctrl+l to add some.", severity="warning")
 
     # --- the poll: the only place panels and the timeline learn about new tokens --------------
+
+    def _check_terminal(self) -> None:
+        """Quit when the terminal has gone away (window closed, ssh dropped).
+
+        Started under `make`, the app is not sent SIGHUP when its terminal closes, and
+        Textual's input thread then spins on a dead tty at 100% of a core, forever.
+        """
+        stream = sys.__stdin__
+        if self.is_headless or stream is None:
+            return
+        try:
+            gone = not os.isatty(stream.fileno())
+        except (OSError, ValueError):
+            gone = True
+        if gone:
+            for worker in self.workers:
+                worker.cancel()
+            if self.race is not None:
+                self.race.cancel()
+            self.exit(1)
 
     def _tick(self) -> None:
         self._ticks += 1
