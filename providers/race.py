@@ -13,7 +13,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -256,17 +256,11 @@ class Race(Runner):
         super().__init__(mode, runs)
 
     async def _prepare(self, side: Mode, run: Run) -> None:
-        """Import SDKs and build clients off the event loop, before the clock starts."""
-        loop = asyncio.get_running_loop()
-        timeout = self.request.timeout
         for adapter, result in zip(self.adapters, run.results, strict=True):
             result.status = adapter.preparing_note
-        if side.name in ("sync", "threads"):
-            jobs = [asyncio.to_thread(a.prepare_sync, timeout) for a in self.adapters]
-        else:
-            jobs = [asyncio.to_thread(a.prepare_async, loop, timeout) for a in self.adapters]
         try:
-            await asyncio.gather(*jobs)
+            sync_clients = side.name in ("sync", "threads")
+            await prepare_clients(self.adapters, sync_clients, self.request.timeout)
         finally:
             for result in run.results:
                 result.status = None
@@ -384,10 +378,22 @@ def _settle(future: asyncio.Future[Any], setter: Callable[[Any], None], value: A
         setter(value)
 
 
-async def in_daemon_thread(work: Callable[[T], None], arg: T) -> None:
-    """Await `work(arg)` on a daemon thread of its own (see DaemonPool for why)."""
+async def prepare_clients(
+    adapters: Iterable[Adapter], sync_clients: bool, timeout: float | None
+) -> None:
+    """Import SDKs and build clients off the event loop, all at once, before a clock starts."""
+    loop = asyncio.get_running_loop()
+    if sync_clients:
+        jobs = [asyncio.to_thread(a.prepare_sync, timeout) for a in adapters]
+    else:
+        jobs = [asyncio.to_thread(a.prepare_async, loop, timeout) for a in adapters]
+    await asyncio.gather(*jobs)
+
+
+async def in_daemon_thread(work: Callable[..., R], *args: Any) -> R:
+    """Await `work(*args)` on a daemon thread of its own (see DaemonPool for why)."""
     pool = DaemonPool(1)
     try:
-        await pool.run(work, arg)
+        return await pool.run(work, *args)
     finally:
         pool.close()

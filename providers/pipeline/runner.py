@@ -22,7 +22,15 @@ from providers.environment import one_line
 from providers.events import Failed, Finished, Started, TextDelta
 from providers.pipeline.graph import longest_path, observed_critical_path, topological_order
 from providers.pipeline.spec import Pipeline, Step
-from providers.race import Mode, ModeError, Runner, apply_event, mark_cancelled
+from providers.race import (
+    Mode,
+    ModeError,
+    Runner,
+    apply_event,
+    in_daemon_thread,
+    mark_cancelled,
+    prepare_clients,
+)
 from providers.record import Result, Run, State
 from providers.request import Request
 
@@ -151,15 +159,8 @@ class PipelineRun(Runner):
         run.mark_critical()  # type: ignore[attr-defined]
 
     async def _prepare(self, side: Mode, run: Run) -> None:
-        """Build clients (and start local servers) off the loop, before the clock starts."""
-        loop = asyncio.get_running_loop()
         timeout = _client_timeout(self.pipeline)
-        adapters = self.adapters.values()
-        if side.concurrent:
-            jobs = [asyncio.to_thread(a.prepare_async, loop, timeout) for a in adapters]
-        else:
-            jobs = [asyncio.to_thread(a.prepare_sync, timeout) for a in adapters]
-        await asyncio.gather(*jobs)
+        await prepare_clients(self.adapters.values(), not side.concurrent, timeout)
 
     # --- concurrent: a task per step, each awaiting exactly its inputs ---------------------
 
@@ -215,8 +216,8 @@ class PipelineRun(Runner):
             _finish(result, self._render(step, run))
         else:
             apply_event(result, Started(time.perf_counter()))
-            # urllib blocks; a worker thread keeps the event loop (and the other steps) moving.
-            body, error = await asyncio.to_thread(_http_get, str(step.url), step.timeout)
+            # urllib blocks: a daemon thread keeps the loop moving and never holds up the exit.
+            body, error = await in_daemon_thread(_http_get, str(step.url), step.timeout)
             _finish(result, body, error)
 
     # --- sync: one step at a time, in file order, on a thread of its own ------------------
