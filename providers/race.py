@@ -172,6 +172,17 @@ class Runner:
             if task is not None and task.cancelling():
                 raise  # our caller was cancelled, not just this side
 
+    def _stream_sync(self, adapter: Adapter, request: Request, result: Result) -> None:
+        """Fold one blocking stream into `result`, stopping at its end or at a cancel."""
+        stream = adapter.stream_sync(request, self._cancel)
+        try:
+            for event in stream:
+                apply_event(result, event)
+                if result.state.over:
+                    break
+        finally:
+            stream.close()
+
     def _track(self, task: asyncio.Future[None]) -> None:
         """A task `cancel()` must stop, even when called from another thread."""
         self._tasks.add(task)
@@ -296,14 +307,7 @@ class Race(Runner):
                 await asyncio.shield(asyncio.gather(*(a.aclose() for a in self.adapters)))
 
     def _consume_sync(self, adapter: Adapter, result: Result) -> None:
-        stream = adapter.stream_sync(self.request, self._cancel)
-        try:
-            for event in stream:
-                apply_event(result, event)
-                if result.state.over:
-                    break
-        finally:
-            stream.close()
+        self._stream_sync(adapter, self.request, result)
 
     async def _consume_async(
         self, adapter: Adapter, result: Result, gate: asyncio.Semaphore | None

@@ -247,14 +247,7 @@ class PipelineRun(Runner):
     def _execute_sync(self, step: Step, run: PipelinePass, result: StepResult) -> None:
         if step.kind == "llm":
             request = self._request(step, run, result)
-            stream = self.adapters[str(step.model)].stream_sync(request, self._cancel)
-            try:
-                for event in stream:
-                    apply_event(result, event)
-                    if result.state.over:
-                        break
-            finally:
-                stream.close()
+            self._stream_sync(self.adapters[str(step.model)], request, result)
         elif step.kind == "wait":
             apply_event(result, Started(time.perf_counter()))
             # A blocking sleep, as a sync script would do; a cancel cuts it short.
