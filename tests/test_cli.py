@@ -4,30 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
+from cli_helpers import interrupted, modelrace
 
 from providers.sim import expected_answer
 
 PROMPT = "Explain asyncio in one sentence."
 QUICK = "fast,ttft=0.05,tokens=12,tps=200,jitter=0"
-
-
-def modelrace(*args: str, sim: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "MODELRACE_SIM_URL": sim}
-    return subprocess.run(
-        [sys.executable, "-m", "tui", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        **kwargs,  # type: ignore[arg-type]
-    )
 
 
 def test_run_json_matches_the_contract(sim_env: str):
@@ -122,47 +109,20 @@ def test_bad_usage_is_one_line_and_exit_2(sim_env: str, args: list[str], message
 
 def test_ctrl_c_prints_what_arrived_and_exits_130(sim_env: str):
     slow = "slow,ttft=0.05,tokens=400,tps=40"
-    env = {**os.environ, "MODELRACE_SIM_URL": sim_env}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tui", "run", PROMPT, "-m", f"sim:{slow}", "--mode", "async"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    time.sleep(4)
-    proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=20)
+    args = ("run", PROMPT, "-m", f"sim:{slow}", "--mode", "async")
+    status, stdout, stderr = interrupted(*args, sim=sim_env, after=4)
 
-    assert proc.returncode == 130, stderr
+    assert status == 130, stderr
     assert "cancelled" in stdout and "Traceback" not in stderr
     body = stdout.split("--- sim:")[1].split("\n", 1)[1].split("\n\n[")[0].strip()
     assert len(body) > 20 and expected_answer(slow, PROMPT).startswith(body)
 
 
-def test_models_lists_usability_without_keys():
+def test_models_lists_usability_without_keys(sim_url: str):
     secret = "sk-thisisaverysecretkey0123456789"
-    env_extra = {"OPENAI_API_KEY": secret}
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tui",
-            "models",
-            "-m",
-            "sim:fast",
-            "-m",
-            "openai:gpt-5-mini",
-            "-m",
-            "anthropic:claude-haiku-4-5",
-            "-m",
-            "sim:nope",
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env_extra},
-        timeout=30,
-    )
+    specs = ["sim:fast", "openai:gpt-5-mini", "anthropic:claude-haiku-4-5", "sim:nope"]
+    args = [arg for spec in specs for arg in ("-m", spec)]
+    out = modelrace("models", *args, sim=sim_url, OPENAI_API_KEY=secret)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert any("sim:fast" in line and "ready" in line for line in lines)
@@ -208,19 +168,10 @@ def test_dash_m_before_the_command_counts_and_a_closed_pipe_is_quiet(sim_env: st
 
 def test_ctrl_c_in_threads_mode_does_not_wait_for_a_stalled_read(sim_env: str):
     stalled = "fast,ttft=0.05,tokens=40,fault=stall,after=3"
-    env = {**os.environ, "MODELRACE_SIM_URL": sim_env}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tui", "run", PROMPT, "-m", f"sim:{stalled}", "--mode", "threads"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    time.sleep(3)
-    proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=15)
+    args = ("run", PROMPT, "-m", f"sim:{stalled}", "--mode", "threads")
+    status, stdout, stderr = interrupted(*args, sim=sim_env, after=3)
 
-    assert proc.returncode == 130, stderr
+    assert status == 130, stderr
     assert expected_answer(stalled, PROMPT, max_tokens=3).strip() in stdout
 
 
@@ -234,24 +185,17 @@ def test_the_text_report_shows_escape_sequences_instead_of_sending_them(sim_env:
 
 def test_json_exports_never_carry_a_key(sim_env: str):
     secret = "sk-thisisaverysecretkey0123456789"
-    env_prompt = f"my key is {secret}, keep it safe"
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tui",
-            "run",
-            env_prompt,
-            "-m",
-            f"sim:{QUICK}",
-            "--json",
-            "--mode",
-            "async",
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "MODELRACE_SIM_URL": sim_env, "OPENAI_API_KEY": secret},
-        timeout=60,
+    prompt = f"my key is {secret}, keep it safe"
+    out = modelrace(
+        "run",
+        prompt,
+        "-m",
+        f"sim:{QUICK}",
+        "--json",
+        "--mode",
+        "async",
+        sim=sim_env,
+        OPENAI_API_KEY=secret,
     )
     assert out.returncode == 0, out.stderr
     assert secret not in out.stdout

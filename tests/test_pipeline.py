@@ -5,17 +5,13 @@ from __future__ import annotations
 import asyncio
 import http.server
 import json
-import os
-import signal
 import socket
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cli_helpers import interrupted, modelrace
 
 from providers.pipeline import (
     PipelineError,
@@ -467,18 +463,6 @@ async def test_time_scale_shrinks_waits_only(sim_env: str):
 # --- the command line ---------------------------------------------------------------------
 
 
-def modelrace(*args: str, sim_url: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "MODELRACE_SIM_URL": sim_url}
-    return subprocess.run(
-        [sys.executable, "-m", "tui", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        cwd=ROOT,
-    )
-
-
 def write(tmp_path: Path, text: str) -> str:
     path = tmp_path / "p.toml"
     path.write_text(text, encoding="utf-8")
@@ -502,7 +486,7 @@ def test_cli_json_matches_the_run_shape(sim_env: str, tmp_path: Path):
         prompt = "{{steps.db}} {{steps.web}} {{input}}"
         """,
     )
-    out = modelrace("pipeline", path, "--input", "Why?", "--json", sim_url=sim_env)
+    out = modelrace("pipeline", path, "--input", "Why?", "--json", sim=sim_env)
 
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
@@ -540,7 +524,7 @@ def test_cli_json_matches_the_run_shape(sim_env: str, tmp_path: Path):
 
 def test_cli_text_report_and_exit_codes(sim_env: str, tmp_path: Path):
     ok = write(tmp_path, f'[steps.a]\nwait = 0.1\noutput = "A"\n[steps.b]\nmodel = "{sim(0.05)}"\n')
-    out = modelrace("pipeline", ok, "--mode", "async", sim_url=sim_env)
+    out = modelrace("pipeline", ok, "--mode", "async", sim=sim_env)
     assert out.returncode == 0, out.stderr
     assert "[async]" in out.stdout and "critical path:" in out.stdout
     assert "[sync]" not in out.stdout
@@ -548,13 +532,13 @@ def test_cli_text_report_and_exit_codes(sim_env: str, tmp_path: Path):
     failing = write(
         tmp_path, '[steps.a]\nmodel = "sim:error"\n[steps.b]\nwait = 0\nafter = ["a"]\n'
     )
-    out = modelrace("pipeline", failing, "--mode", "sync", sim_url=sim_env)
+    out = modelrace("pipeline", failing, "--mode", "sync", sim=sim_env)
     assert out.returncode == 1
     assert "skipped: step 'a' failed" in out.stdout
 
-    out = modelrace("pipeline", ok, "--mode", "threads", sim_url=sim_env)
+    out = modelrace("pipeline", ok, "--mode", "threads", sim=sim_env)
     assert out.returncode == 2 and out.stderr.startswith("modelrace: unknown pipeline mode")
-    out = modelrace("pipeline", str(tmp_path / "none.toml"), sim_url=sim_env)
+    out = modelrace("pipeline", str(tmp_path / "none.toml"), sim=sim_env)
     assert out.returncode == 2 and "cannot read the file" in out.stderr
     assert out.stdout == "" and len(out.stderr.strip().splitlines()) == 1
 
@@ -566,18 +550,9 @@ def test_cli_ctrl_c_keeps_what_arrived_and_exits_130(sim_env: str, tmp_path: Pat
         f'[steps.w]\nwait = 30\n[steps.m]\nmodel = "sim:{slow}"\n'
         '[steps.n]\nmodel = "sim:fast"\nafter = ["w"]\n',
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tui", "pipeline", path, "--mode", "async"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "MODELRACE_SIM_URL": sim_env},
-    )
-    time.sleep(4)
-    proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=20)
+    status, stdout, stderr = interrupted("pipeline", path, "--mode", "async", sim=sim_env, after=4)
 
-    assert proc.returncode == 130, stderr
+    assert status == 130, stderr
     assert "Traceback" not in stderr and "(cancelled)" in stdout
     body = stdout.split("--- m (")[1].split("\n", 1)[1].split("\n\n---")[0].strip()
     assert len(body) > 20 and expected_answer(slow, "").startswith(body)
