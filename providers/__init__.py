@@ -6,7 +6,7 @@ Importing this package is cheap and never imports Textual or any SDK.
 from providers.base import Adapter
 from providers.config import Config, ConfigError, Endpoint, load_config
 from providers.environment import load_env
-from providers.events import Event, Failed, Finished, Started, Status, TextDelta, Usage
+from providers.events import Event, Failed, Finished, Started, TextDelta, Usage
 from providers.registry import make_adapter
 from providers.request import Request
 from providers.spec import Spec, SpecError, parse_spec
@@ -23,7 +23,6 @@ __all__ = [
     "Spec",
     "SpecError",
     "Started",
-    "Status",
     "TextDelta",
     "Usage",
     "load_config",

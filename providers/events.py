@@ -16,14 +16,6 @@ class Started:
 
 
 @dataclass(frozen=True, slots=True)
-class Status:
-    """Progress before the answer starts, e.g. a local model loading."""
-
-    t: float
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
 class TextDelta:
     t: float
     text: str
@@ -50,4 +42,4 @@ class Failed:
     error: str
 
 
-Event = Started | Status | TextDelta | Usage | Finished | Failed
+Event = Started | TextDelta | Usage | Finished | Failed

@@ -18,12 +18,11 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from providers.base import Adapter
-from providers.events import Event, Failed, Finished, Started, Status, TextDelta, Usage
+from providers.events import Event, Failed, Finished, Started, TextDelta, Usage
 from providers.record import Result, Run, State
 from providers.request import Request
 
 MODE_NAMES = ("sync", "async", "both", "threads", "limit=N")
-T = TypeVar("T")
 R = TypeVar("R")
 
 
@@ -102,8 +101,6 @@ def _apply(result: Result, event: Event) -> None:
         result.end = event.t
         result.error = event.error
         result.state = State.CANCELLED if event.error == "cancelled" else State.FAILED
-    elif isinstance(event, Status):
-        result.status = event.message
 
 
 def mark_cancelled(result: Result, now: float | None = None) -> None:
@@ -130,9 +127,10 @@ class Runner:
     `_run_concurrent`; the clock of a side starts only after its preparation.
     """
 
-    def __init__(self, mode: Mode, runs: list[Run]) -> None:
+    def __init__(self, mode: Mode, runs: list[Run], adapters: Iterable[Adapter]) -> None:
         self.mode = mode
         self.runs = runs
+        self._clients_of = list(adapters)
         self._cancel = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Future[None]] = set()
@@ -204,6 +202,9 @@ class Runner:
             raise
         finally:
             self._close_open_runs()
+            # Clients are per run: drop them, so nothing a finished run holds stays open.
+            for adapter in self._clients_of:
+                adapter.close()
         return self.runs
 
     async def _run_side(self, side: Mode, run: Run) -> None:
@@ -219,6 +220,8 @@ class Runner:
             # Measured when control is back, so hand-off costs count as overhead.
             run.t_end = run.t_end or time.perf_counter()
             self._side_over(run)
+            # After the clock: closing async clients (on their own loop) is not part of it.
+            await asyncio.shield(asyncio.gather(*(a.aclose() for a in self._clients_of)))
 
     def _close_open_runs(self) -> None:
         now = time.perf_counter()
@@ -264,7 +267,7 @@ class Race(Runner):
             )
             for side in mode.sides()
         ]
-        super().__init__(mode, runs)
+        super().__init__(mode, runs, self.adapters)
 
     async def _prepare(self, side: Mode, run: Run) -> None:
         for adapter, result in zip(self.adapters, run.results, strict=True):
@@ -301,10 +304,6 @@ class Race(Runner):
         finally:
             if pool is not None:
                 pool.close()
-            if side.name != "threads":
-                # After the clock: closing clients is not part of the race.
-                run.t_end = time.perf_counter()
-                await asyncio.shield(asyncio.gather(*(a.aclose() for a in self.adapters)))
 
     def _consume_sync(self, adapter: Adapter, result: Result) -> None:
         self._stream_sync(adapter, self.request, result)

@@ -304,12 +304,9 @@ class ModelRaceApp(App[int]):
         if titles != self.panel_titles:
             await self._rebuild_panels(titles)
         self.attach_runs(race.runs)
-        adapters = race.adapters.values() if isinstance(race, PipelineRun) else race.adapters
         try:
             await race.run()
         finally:
-            for adapter in adapters:
-                adapter.close()
             self._tick()
             walls = [f"{r.mode} {r.wall_s:.2f} s" for r in race.runs if r.wall_s is not None]
             state = "cancelled" if race.cancelled else "finished"

@@ -153,7 +153,7 @@ class PipelineRun(Runner):
             )
             for side in self.mode.sides()
         ]
-        super().__init__(self.mode, runs)
+        super().__init__(self.mode, runs, self.adapters.values())
 
     def _side_over(self, run: Run) -> None:
         run.mark_critical()  # type: ignore[attr-defined]
@@ -170,13 +170,9 @@ class PipelineRun(Runner):
         done: dict[str, asyncio.Future[str | None]] = {
             s.name: loop.create_future() for s in self.pipeline.steps
         }
-        try:
-            async with asyncio.TaskGroup() as group:
-                for step in self.pipeline.steps:
-                    self._track(group.create_task(self._step_task(step, run, done)))
-        finally:
-            run.t_end = time.perf_counter()
-            await asyncio.shield(asyncio.gather(*(a.aclose() for a in self.adapters.values())))
+        async with asyncio.TaskGroup() as group:
+            for step in self.pipeline.steps:
+                self._track(group.create_task(self._step_task(step, run, done)))
 
     async def _step_task(
         self, step: Step, run: PipelinePass, done: dict[str, asyncio.Future[str | None]]
