@@ -402,7 +402,7 @@ class ModelRaceApp(App[int]):
         if self.racing:
             self.notify("A run is still streaming: Esc cancels it.", severity="warning")
             return
-        found = await asyncio.to_thread(find_pipeline_files, Path.cwd())
+        found = await asyncio.to_thread(self.pipeline_files)
         # The seed article's demo first, when it is there.
         found.sort(key=lambda path: path.name != "rag.toml")
         suggestion = str(found[0].relative_to(Path.cwd())) if found else ""

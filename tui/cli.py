@@ -17,8 +17,7 @@ from providers.environment import load_env, loopback_no_proxy
 from providers.race import ModeError, parse_mode
 from providers.request import Request, SettingsError
 from providers.spec import SpecError, parse_spec
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+from tui.headless import EXIT_FAILED, EXIT_USAGE
 
 
 class UsageError(Exception):

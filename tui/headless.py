@@ -17,7 +17,8 @@ from providers.request import Request
 from tui.report import full_report
 from tui.text import visible
 
-EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+# The exit statuses of every command (DESIGN.md's contract, plus 130 for Ctrl-C).
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 PROGRESS_EVERY_S = 0.25
 
 

@@ -20,11 +20,18 @@ from providers.pipeline import (
 )
 from providers.race import ModeError
 from providers.record import State
-from tui.headless import document, export_json, run_to_end
+from tui.headless import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    document,
+    export_json,
+    run_to_end,
+)
 from tui.report import conclusion
 from tui.text import visible
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 ARROW = " → "
 
 
