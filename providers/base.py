@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 from providers.environment import get_key, one_line
 from providers.events import Event, Failed, Finished, Started, TextDelta, Usage
+from providers.failures import FailureKind
 from providers.request import Request
 from providers.spec import Spec
 
@@ -151,10 +152,10 @@ class Adapter:
                 for piece in pieces:
                     now = time.perf_counter()
                     if cancel is not None and cancel.is_set():
-                        yield Failed(now, "cancelled")
+                        yield Failed(now, "cancelled", FailureKind.CANCELLED)
                         return
                     if deadline is not None and now > deadline:
-                        yield Failed(now, _timed_out(request))
+                        yield Failed(now, _timed_out(request), FailureKind.TIMEOUT)
                         return
                     event = _stamp(piece, now)
                     finished = finished or isinstance(event, Finished)
@@ -164,7 +165,7 @@ class Adapter:
             yield Failed(time.perf_counter(), _reason(exc, request))
             return
         if not finished:
-            yield Failed(time.perf_counter(), INCOMPLETE)
+            yield Failed(time.perf_counter(), INCOMPLETE, FailureKind.DROPPED)
 
     async def stream_async(self, request: Request) -> AsyncIterator[Event]:
         """Events from the async SDK client; cancelling the consumer cancels the request."""
@@ -188,7 +189,7 @@ class Adapter:
                 except StopAsyncIteration:
                     break
                 except TimeoutError:
-                    yield Failed(time.perf_counter(), _timed_out(request))
+                    yield Failed(time.perf_counter(), _timed_out(request), FailureKind.TIMEOUT)
                     return
                 except Exception as exc:
                     yield Failed(time.perf_counter(), _reason(exc, request))
@@ -198,7 +199,7 @@ class Adapter:
                 if event is not None:
                     yield event
         if not finished:
-            yield Failed(time.perf_counter(), INCOMPLETE)
+            yield Failed(time.perf_counter(), INCOMPLETE, FailureKind.DROPPED)
 
     async def close_async_client(self, client: Any) -> None:
         """Close an async client while its loop still runs (else httpx complains at exit)."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from providers.failures import FailureKind
+
 
 @dataclass(frozen=True, slots=True)
 class Started:
@@ -38,8 +40,12 @@ class Finished:
 
 @dataclass(frozen=True, slots=True)
 class Failed:
+    """`error` is one line for people; `kind` (and `status` for HTTP errors) for programs."""
+
     t: float
     error: str
+    kind: FailureKind = FailureKind.OTHER
+    status: int | None = None
 
 
 Event = Started | TextDelta | Usage | Finished | Failed

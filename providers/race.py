@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from providers.base import Adapter
-from providers.events import Event, Failed, Finished, Started, TextDelta, Usage
+from providers.events import Failed
 from providers.record import Result, Run, State
 from providers.request import Request
 
@@ -68,57 +68,6 @@ def default_pool_size() -> int:
     return min(32, (os.cpu_count() or 1) + 4)
 
 
-# Events land from worker threads while cancel() may mark the same result from another:
-# one lock keeps "over" final (no DONE after CANCELLED, no chunk after the end).
-_RESULT_LOCK = threading.Lock()
-
-
-def apply_event(result: Result, event: Event) -> None:
-    """Fold one stream event into a result; late events after the end are ignored."""
-    with _RESULT_LOCK:
-        _apply(result, event)
-
-
-def _apply(result: Result, event: Event) -> None:
-    if result.state.over:
-        return
-    if isinstance(event, TextDelta):
-        if result.first_token is None:
-            result.first_token = event.t
-            result.state = State.STREAMING
-        result.chunks.append(event.text)
-        result.chunk_times.append(event.t)
-    elif isinstance(event, Started):
-        result.start = event.t
-        result.state = State.WAITING
-    elif isinstance(event, Usage):
-        result.input_tokens = event.input_tokens
-        result.reported_output_tokens = event.output_tokens
-    elif isinstance(event, Finished):
-        result.end = event.t
-        result.state = State.DONE
-    elif isinstance(event, Failed):
-        result.end = event.t
-        result.error = event.error
-        result.state = State.CANCELLED if event.error == "cancelled" else State.FAILED
-
-
-def mark_cancelled(result: Result, now: float | None = None) -> None:
-    """Stop a result where it stands, keeping whatever text had arrived."""
-    with _RESULT_LOCK:
-        _mark_cancelled(result, now)
-
-
-def _mark_cancelled(result: Result, now: float | None) -> None:
-    if result.state.over:
-        return
-    result.end = now if now is not None else time.perf_counter()
-    if result.start is None:
-        result.start = result.end
-    result.error = "cancelled"
-    result.state = State.CANCELLED
-
-
 class Runner:
     """What a race and a pipeline share: runs that exist (and fill live) before they start,
     one side after another, cancellation from any thread, and nothing left open after.
@@ -146,7 +95,7 @@ class Runner:
             if not run.over:
                 now = time.perf_counter()
                 for result in run.results:
-                    mark_cancelled(result, now)
+                    result.cancel(now)
         loop = self._loop
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._cancel_tasks)
@@ -175,7 +124,7 @@ class Runner:
         stream = adapter.stream_sync(request, self._cancel)
         try:
             for event in stream:
-                apply_event(result, event)
+                result.apply(event)
                 if result.state.over:
                     break
         finally:
@@ -209,7 +158,7 @@ class Runner:
 
     async def _run_side(self, side: Mode, run: Run) -> None:
         for result in run.results:
-            result.state = State.WAITING
+            result.queue()
         run.t0 = time.perf_counter()
         try:
             if side.concurrent:
@@ -227,7 +176,7 @@ class Runner:
         now = time.perf_counter()
         for run in self.runs:
             for result in run.results:
-                mark_cancelled(result, now)
+                result.cancel(now)
             if not run.over:
                 run.cancelled = True
                 run.t0 = run.t0 or now
@@ -286,7 +235,7 @@ class Race(Runner):
     def _sync_models(self, run: Run) -> None:
         for adapter, result in zip(self.adapters, run.results, strict=True):
             if self.cancelled:
-                mark_cancelled(result)
+                result.cancel()
                 continue
             self._consume_sync(adapter, result)
 
@@ -320,7 +269,7 @@ class Race(Runner):
 
     async def _stream_async(self, adapter: Adapter, result: Result) -> None:
         async for event in adapter.stream_async(self.request):
-            apply_event(result, event)
+            result.apply(event)
 
 
 async def _isolated(coro: object, result: Result) -> None:
@@ -328,11 +277,11 @@ async def _isolated(coro: object, result: Result) -> None:
     try:
         await coro  # type: ignore[misc]
     except asyncio.CancelledError:
-        mark_cancelled(result)
+        result.cancel()
     except Exception as exc:
         from providers.base import describe_error
 
-        apply_event(result, Failed(time.perf_counter(), describe_error(exc)))
+        result.apply(Failed(time.perf_counter(), describe_error(exc)))
 
 
 class DaemonPool:

@@ -1,15 +1,22 @@
 """The record of a race: what each model did and when, live while it runs.
 
-The engine writes these objects as events arrive (from the event loop or a worker thread)
-and readers, such as the dashboard's timer, look at them whenever they like: each write is
-a single attribute store or list append, so a reader never sees a torn value. Everything is
-serialisable, because runs are exported and stored.
+A result changes only through its own transitions (`apply`, `cancel`, `skip`, `finish_with`),
+each under that result's lock, because events arrive from the event loop or a worker thread
+while `cancel()` may come from a third: the lock keeps "over" final (no DONE after CANCELLED,
+no chunk after the end). Readers, such as the dashboard's timer, look whenever they like:
+each write is a single attribute store or list append, so a reader never sees a torn value.
+Everything is serialisable, because runs are exported and stored.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+from providers.events import Event, Failed, Finished, Started, TextDelta, Usage
+from providers.failures import FailureKind
 
 
 class State(StrEnum):
@@ -38,12 +45,85 @@ class Result:
     chunks: list[str] = field(default_factory=list)
     chunk_times: list[float] = field(default_factory=list)
     error: str | None = None
+    error_kind: FailureKind | None = None
+    http_status: int | None = None
+    # A note shown while the result has not started (e.g. "starting the simulator…").
     status: str | None = None
     start: float | None = None
     first_token: float | None = None
     end: float | None = None
     input_tokens: int | None = None
     reported_output_tokens: int | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    # --- transitions: the only writers of a result's state --------------------------------
+
+    def apply(self, event: Event) -> None:
+        """Fold one stream event in; events after the end are ignored."""
+        with self._lock:
+            if self.state.over:
+                return
+            if isinstance(event, TextDelta):
+                if self.first_token is None:
+                    self.first_token = event.t
+                    self.state = State.STREAMING
+                self.chunks.append(event.text)
+                self.chunk_times.append(event.t)
+            elif isinstance(event, Started):
+                self.start = event.t
+                self.state = State.WAITING
+            elif isinstance(event, Usage):
+                self.input_tokens = event.input_tokens
+                self.reported_output_tokens = event.output_tokens
+            elif isinstance(event, Finished):
+                self.end = event.t
+                self.state = State.DONE
+            elif isinstance(event, Failed):
+                self._fail(event.t, event.error, event.kind, event.status)
+
+    def finish_with(self, text: str, now: float | None = None) -> None:
+        """A step that is not a stream (wait, get): its text arrives whole, at its end."""
+        with self._lock:
+            if self.state.over:
+                return
+            self.end = self.first_token = now if now is not None else time.perf_counter()
+            if text:
+                self.chunks.append(text)
+                self.chunk_times.append(self.end)
+            self.state = State.DONE
+
+    def queue(self) -> None:
+        """Back to waiting at the start of a side: the clock is about to start."""
+        with self._lock:
+            if not self.state.over:
+                self.state = State.WAITING
+
+    def cancel(self, now: float | None = None) -> None:
+        """Stop where it stands, keeping whatever text had arrived."""
+        with self._lock:
+            if not self.state.over:
+                self._fail(now, "cancelled", FailureKind.CANCELLED)
+
+    def skip(self, reason: str, now: float | None = None) -> None:
+        """Never started, because something it depends on failed."""
+        with self._lock:
+            if not self.state.over:
+                self._fail(now, reason, FailureKind.SKIPPED)
+
+    def _fail(
+        self, now: float | None, error: str, kind: FailureKind, status: int | None = None
+    ) -> None:
+        self.end = now if now is not None else time.perf_counter()
+        if self.start is None:
+            self.start = self.end
+        self.error = error
+        self.error_kind = kind
+        self.http_status = status
+        self.state = State.CANCELLED if kind is FailureKind.CANCELLED else State.FAILED
+
+    @property
+    def skipped(self) -> bool:
+        return self.error_kind is FailureKind.SKIPPED
 
     @property
     def text(self) -> str:
@@ -107,6 +187,8 @@ class Result:
             "ok": self.ok,
             "text": self.text,
             "error": self.error,
+            "error_kind": None if self.error_kind is None else str(self.error_kind),
+            "http_status": self.http_status,
             "start_s": rel(self.start) if self.start is not None else 0.0,
             "first_token_s": rel(self.first_token),
             "end_s": rel(self.end) if self.end is not None else rel(self.start) or 0.0,

@@ -19,19 +19,17 @@ from dataclasses import dataclass, field
 from providers.base import Adapter, describe_error
 from providers.config import Config
 from providers.environment import one_line
-from providers.events import Failed, Finished, Started, TextDelta
+from providers.events import Failed, Started
 from providers.pipeline.graph import longest_path, observed_critical_path, topological_order
 from providers.pipeline.spec import Pipeline, Step
 from providers.race import (
     Mode,
     ModeError,
     Runner,
-    apply_event,
     in_daemon_thread,
-    mark_cancelled,
     prepare_clients,
 )
-from providers.record import Result, Run, State
+from providers.record import Result, Run
 from providers.request import Request
 
 PIPELINE_MODES = ("sync", "async", "both")
@@ -56,10 +54,6 @@ class StepResult(Result):
     after: list[str] = field(default_factory=list)
     critical: bool = False
     prompt: str | None = None  # the rendered prompt of an llm step, once it started
-
-    @property
-    def skipped(self) -> bool:
-        return self.state is State.FAILED and (self.error or "").startswith(SKIPPED)
 
     def to_json(self, t0: float) -> dict[str, object]:
         out = super().to_json(t0)
@@ -187,16 +181,16 @@ class PipelineRun(Runner):
             if failed is not None:
                 _skip(result, failed)
             elif self.cancelled:
-                mark_cancelled(result)
+                result.cancel()
             else:
                 await self._execute_async(step, run, result)
         except asyncio.CancelledError:
-            mark_cancelled(result)
+            result.cancel()
         except Exception as exc:
-            apply_event(result, Failed(time.perf_counter(), describe_error(exc)))
+            result.apply(Failed(time.perf_counter(), describe_error(exc)))
         finally:
             if not result.state.over:
-                mark_cancelled(result)
+                result.cancel()
             outcome = None if result.ok else (failed or step.name)
             if not done[step.name].done():
                 done[step.name].set_result(outcome)
@@ -205,13 +199,13 @@ class PipelineRun(Runner):
         if step.kind == "llm":
             request = self._request(step, run, result)
             async for event in self.adapters[str(step.model)].stream_async(request):
-                apply_event(result, event)
+                result.apply(event)
         elif step.kind == "wait":
-            apply_event(result, Started(time.perf_counter()))
+            result.apply(Started(time.perf_counter()))
             await asyncio.sleep(step.seconds * self.time_scale)
             _finish(result, self._render(step, run))
         else:
-            apply_event(result, Started(time.perf_counter()))
+            result.apply(Started(time.perf_counter()))
             # urllib blocks: a daemon thread keeps the loop moving and never holds up the exit.
             body, error = await in_daemon_thread(_http_get, str(step.url), step.timeout)
             _finish(result, body, error)
@@ -227,16 +221,16 @@ class PipelineRun(Runner):
             result = run.result(step.name)
             root = next((failed_root[d] for d in step.after if d in failed_root), None)
             if self.cancelled:
-                mark_cancelled(result)
+                result.cancel()
             elif root is not None:
                 _skip(result, root)
             else:
                 try:
                     self._execute_sync(step, run, result)
                 except Exception as exc:
-                    apply_event(result, Failed(time.perf_counter(), describe_error(exc)))
+                    result.apply(Failed(time.perf_counter(), describe_error(exc)))
                 if not result.state.over:
-                    mark_cancelled(result)
+                    result.cancel()
             if not result.ok:
                 failed_root[step.name] = root or step.name
 
@@ -245,14 +239,14 @@ class PipelineRun(Runner):
             request = self._request(step, run, result)
             self._stream_sync(self.adapters[str(step.model)], request, result)
         elif step.kind == "wait":
-            apply_event(result, Started(time.perf_counter()))
+            result.apply(Started(time.perf_counter()))
             # A blocking sleep, as a sync script would do; a cancel cuts it short.
             if self._cancel.wait(step.seconds * self.time_scale):
-                mark_cancelled(result)
+                result.cancel()
                 return
             _finish(result, self._render(step, run))
         else:
-            apply_event(result, Started(time.perf_counter()))
+            result.apply(Started(time.perf_counter()))
             _finish(result, *_http_get(str(step.url), step.timeout))
 
     # --- shared ---------------------------------------------------------------------------
@@ -287,24 +281,14 @@ def _new_result(step: Step) -> StepResult:
 
 def _finish(result: StepResult, text: str, error: str | None = None) -> None:
     """A wait or get step: its 'first token' is its end, its text arrives in one piece."""
-    now = time.perf_counter()
     if error is not None:
-        apply_event(result, Failed(now, error))
-        return
-    if text:
-        apply_event(result, TextDelta(now, text))
-    elif not result.state.over:
-        result.first_token = now
-    apply_event(result, Finished(now))
+        result.apply(Failed(time.perf_counter(), error))
+    else:
+        result.finish_with(text)
 
 
 def _skip(result: StepResult, failed: str) -> None:
-    if result.state.over:
-        return
-    now = time.perf_counter()
-    result.start = result.end = now
-    result.error = f"{SKIPPED}: step {failed!r} failed"
-    result.state = State.FAILED
+    result.skip(f"{SKIPPED}: step {failed!r} failed")
 
 
 def _http_get(url: str, timeout: float | None) -> tuple[str, str | None]:
