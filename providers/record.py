@@ -270,9 +270,65 @@ class Run:
 
 
 def speedup(runs: list[Run]) -> float | None:
-    """Sync wall over async wall, when both ran and finished."""
-    sync = next((r for r in runs if r.mode == "sync" and r.wall_s), None)
-    other = next((r for r in runs if r.mode == "async" and r.wall_s), None)
+    """Sync wall over async wall, claimed only when it compares like with like.
+
+    Both sides must have run to their end (not cancelled) and the same models must have
+    finished (state done) on both: a model that failed on one side only, or nothing finished
+    at all, would make the ratio compare different work. `no_speedup_reason` says why not.
+    """
+    return _speedup_or_reason(runs)[0]
+
+
+def no_speedup_reason(runs: list[Run]) -> str | None:
+    """Why `speedup` claims nothing, in words for people (no "No speedup:" prefix); None when
+    it claims a ratio."""
+    return _speedup_or_reason(runs)[1]
+
+
+def _speedup_or_reason(runs: list[Run]) -> tuple[float | None, str | None]:
+    # The first of each mode: callers pass runs newest first when they want the newest pair.
+    sync = next((r for r in runs if r.mode == "sync"), None)
+    other = next((r for r in runs if r.mode == "async"), None)
     if sync is None or other is None:
-        return None
-    return sync.wall_s / other.wall_s  # type: ignore[operator]
+        missing = "sync" if sync is None else "async"
+        return None, f"there is no {missing} run to compare with"
+    for side in (sync, other):
+        if side.cancelled:
+            return None, f"the {side.mode} run was cancelled"
+        if not side.over:
+            return None, f"the {side.mode} run has not finished"
+    done_sync = _done(sync)
+    done_async = _done(other)
+    if done_sync != done_async or not done_sync:
+        return None, _differences(sync, other, done_sync, done_async)
+    if not sync.wall_s or not other.wall_s:
+        return None, "a wall time of zero compares nothing"
+    return sync.wall_s / other.wall_s, None
+
+
+def _done(run: Run) -> list[str]:
+    return sorted(r.model for r in run.results if r.state is State.DONE)
+
+
+def _differences(sync: Run, other: Run, done_sync: list[str], done_async: list[str]) -> str:
+    """Which models kept the two sides from doing the same work, one clause each."""
+    models = list(dict.fromkeys(r.model for r in (*sync.results, *other.results)))
+    clauses = []
+    for model in models:
+        on_sync, on_async = done_sync.count(model), done_async.count(model)
+        if on_sync == on_async and on_sync:
+            continue
+        sync_state, async_state = _not_done(sync, model), _not_done(other, model)
+        if on_sync == on_async:
+            both = sync_state if sync_state == async_state else f"{sync_state}/{async_state}"
+            clauses.append(f"{model} {both} on both sides")
+        else:
+            state, side = (async_state, "async") if on_sync > on_async else (sync_state, "sync")
+            clauses.append(f"{model} {state} on the {side} side only")
+    return "; ".join(clauses) or "no model finished on either side"
+
+
+def _not_done(run: Run, model: str) -> str:
+    """What became of `model` in `run` when it did not finish there."""
+    states = [r.state for r in run.results if r.model == model and r.state is not State.DONE]
+    return str(states[0]) if states else "did not run"

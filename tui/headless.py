@@ -7,6 +7,8 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 from providers.config import Config
 from providers.environment import redact
@@ -17,6 +19,9 @@ from providers.request import Request
 from tui.report import full_report
 from tui.text import visible
 
+if TYPE_CHECKING:
+    from providers.base import Adapter
+
 # The exit statuses of every command (DESIGN.md's contract, plus 130 for Ctrl-C).
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 PROGRESS_EVERY_S = 0.25
@@ -25,8 +30,18 @@ PROGRESS_EVERY_S = 0.25
 def run_headless(
     specs: list[str], request: Request, mode: Mode, config: Config, *, as_json: bool
 ) -> int:
-    """Race, print the comparison (or JSON), exit 0 / 1 when a model failed / 130 on Ctrl-C."""
-    race = Race([make_adapter(s, config) for s in specs], request, mode)
+    """Race, print the comparison (or JSON), exit 0 / 1 when a model failed / 130 on Ctrl-C.
+
+    A model that cannot start at all is named on stderr before anything races, and left out;
+    2 when that leaves none.
+    """
+    adapters, unusable = usable_adapters(specs, config)
+    for spec, problem in unusable:
+        verb = "skipping" if adapters else "cannot run"
+        print(redact(f"modelrace: {verb} {spec}: {problem}"), file=sys.stderr)
+    if not adapters:
+        return EXIT_USAGE
+    race = Race(adapters, request, mode)
     interrupted = run_to_end(race, progress=sys.stderr.isatty(), describe=_brief)
     if as_json:
         print(export_json(document(request.prompt, race.runs)))
@@ -36,8 +51,31 @@ def run_headless(
     if interrupted:
         print("modelrace: interrupted; what had arrived is shown above", file=sys.stderr)
         return EXIT_INTERRUPTED
-    ok = all(r.ok for run in race.runs for r in run.results)
+    ok = not unusable and all(r.ok for run in race.runs for r in run.results)
+    # Inside the caller's BrokenPipeError handler, not at exit where it would be "ignored".
+    sys.stdout.flush()
     return EXIT_OK if ok else EXIT_FAILED
+
+
+def usable_adapters(
+    specs: list[str], config: Config
+) -> tuple[list[Adapter], list[tuple[str, str]]]:
+    """The adapters that can start now, and (spec, why not) for the others."""
+    checked = check_models(specs, config)
+    usable = [adapter for adapter, problem in checked if problem is None]
+    unusable = [(spec, p) for spec, (_, p) in zip(specs, checked, strict=True) if p is not None]
+    return usable, unusable
+
+
+def check_models(specs: list[str], config: Config) -> list[tuple[Adapter, str | None]]:
+    """Each spec's adapter and why it cannot be used now (None: it can), in the given order.
+
+    Looked at together, since a look may wait on the network (an Ollama that does not answer).
+    """
+    adapters = [make_adapter(s, config) for s in specs]
+    with ThreadPoolExecutor(max_workers=min(8, len(adapters) or 1)) as pool:
+        problems = list(pool.map(lambda adapter: adapter.problem(), adapters))
+    return list(zip(adapters, problems, strict=True))
 
 
 def export_json(doc: dict[str, object]) -> str:
@@ -97,13 +135,18 @@ def _brief(result: Result) -> str:
 
 
 def list_models(specs: list[str], config: Config, source: str) -> int:
-    """Each model and whether it can be used now (key present, server reachable); no keys shown."""
+    """Each model and whether it can be used now (key present, server reachable); no keys shown.
+
+    Exit 1 when any is unusable, so a script can check its set before a race.
+    """
     print(f"models ({source}):")
     width = max(len(s) for s in specs)
-    for spec in specs:
-        problem = make_adapter(spec, config).problem()
+    checked = check_models(specs, config)
+    for spec, (_, problem) in zip(specs, checked, strict=True):
         verdict = "ready" if problem is None else "unusable"
         print(f"  {spec.ljust(width)}  {verdict}" + (f"  ({problem})" if problem else ""))
     for name, endpoint in config.endpoints.items():
         print(redact(f"endpoint {name}: {endpoint.base_url} (use {name}:MODEL)"))
-    return EXIT_OK
+    # Inside the caller's BrokenPipeError handler, not at exit where it would be "ignored".
+    sys.stdout.flush()
+    return EXIT_OK if all(problem is None for _, problem in checked) else EXIT_FAILED

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from providers.record import Result, Run, State, speedup
+from providers.record import Result, Run, State, no_speedup_reason, speedup
 
 FAIRNESS = (
     "Fair comparison: each run built its clients before its clock started and reused them "
@@ -77,10 +77,16 @@ def answers(run: Run) -> str:
 
 
 def conclusion(runs: list[Run]) -> str:
-    """The seed article's closing lines: both times and how much faster async was."""
+    """The seed article's closing lines: both times and how much faster async was.
+
+    Only when the two sides did the same work; otherwise one line saying why not, because a
+    ratio of two walls where nothing (or something different) finished means nothing.
+    """
+    if not any(r.mode == "sync" for r in runs) or not any(r.mode == "async" for r in runs):
+        return ""
     ratio = speedup(runs)
     if ratio is None:
-        return ""
+        return f"No speedup: {no_speedup_reason(runs)}"
     sync = next(r for r in runs if r.mode == "sync")
     other = next(r for r in runs if r.mode == "async")
     lines = [f"Sync Time: {sync.wall_s:.2f}s", f"Async Time: {other.wall_s:.2f}s"]
