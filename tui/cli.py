@@ -7,10 +7,12 @@ SDKs) happen only inside the command that needs them.
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import sys
 from argparse import SUPPRESS
 from collections.abc import Sequence
+from typing import Any
 
 from providers.config import Config, ConfigError, load_config
 from providers.environment import load_env, loopback_no_proxy
@@ -25,8 +27,60 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
+    commands: argparse._SubParsersAction[argparse.ArgumentParser] | None = None
+
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(message)
+
+    def add_subparsers(self, **kwargs: Any) -> Any:
+        self.commands = super().add_subparsers(**kwargs)
+        return self.commands
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        if self.commands is not None and args is not None:
+            check_command(list(args), list(self.commands.choices))
+        return super().parse_known_args(args, namespace)
+
+
+# Options before the command that take a value: their value is not a command name.
+_VALUE_OPTIONS = ("-m", "--model")
+
+
+def check_command(argv: list[str], names: list[str]) -> None:
+    """An unknown command names the closest real one: `modelrace rn` → did you mean 'run'?"""
+    tokens = iter(argv)
+    for token in tokens:
+        if token == "--":
+            token = next(tokens, "")
+        elif token in _VALUE_OPTIONS:
+            next(tokens, None)
+            continue
+        elif token.startswith("-"):
+            continue
+        if not token or token in names:
+            return
+        close = difflib.get_close_matches(token, names, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else "commands: " + ", ".join(names)
+        raise UsageError(f"unknown command '{token}'; {hint}")
+
+
+class _Version(argparse.Action):
+    """`--version`, read from the installed package's metadata only when asked."""
+
+    def __init__(self, option_strings: list[str], dest: str = SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("modelrace")
+        except PackageNotFoundError:
+            number = "unknown (not installed)"
+        print(f"modelrace {number}")
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,21 +92,45 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-m", "--model", action="append", dest="models", metavar="SPEC", help=_SPEC_HELP
     )
+    parser.add_argument("--version", action=_Version, help="print the version and exit")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    run = commands.add_parser("run", help="race headless, then print a comparison")
-    run.add_argument("prompt", help="the prompt sent to every model")
+    run = commands.add_parser(
+        "run",
+        help="race headless, then print a comparison",
+        description="Race the models headless, then print every answer and a comparison.",
+        epilog="Exit status: 0 when every model answered, 1 when some failed or could not "
+        "start, 2 for bad usage or when none can start, 130 when interrupted.",
+    )
+    run.add_argument(
+        "prompt",
+        nargs="?",
+        help="the prompt sent to every model; '-' reads it from stdin, as does no prompt "
+        "when stdin is not a terminal",
+    )
     # SUPPRESS: `modelrace -m X run ...` keeps the X given before the command.
     run.add_argument(
-        "-m", "--model", action="append", dest="models", metavar="SPEC", default=SUPPRESS
+        "-m",
+        "--model",
+        action="append",
+        dest="models",
+        metavar="SPEC",
+        default=SUPPRESS,
+        help=_SPEC_HELP,
     )
-    run.add_argument("--mode", default="both", help="sync|async|both|threads|limit=N")
+    run.add_argument(
+        "--mode",
+        default="both",
+        help="sync, async, both (sync first, then async; the default), threads or limit=N",
+    )
     run.add_argument("--json", action="store_true", help="one JSON document on stdout")
     _add_settings(run)
 
     sim = commands.add_parser("sim", help="serve the simulator on its own")
-    sim.add_argument("--host", default="127.0.0.1")
-    sim.add_argument("--port", type=int, default=8787)
+    sim.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    sim.add_argument(
+        "--port", type=int, default=8787, help="port to listen on, 0 for any free one (8787)"
+    )
 
     pipeline = commands.add_parser("pipeline", help="run a pipeline file of dependent steps")
     pipeline.add_argument("file", help="a pipeline TOML file, e.g. examples/rag.toml")
@@ -60,9 +138,22 @@ def build_parser() -> argparse.ArgumentParser:
     pipeline.add_argument("--mode", default="both", help="sync|async|both (default both)")
     pipeline.add_argument("--json", action="store_true", help="one JSON document on stdout")
 
-    models = commands.add_parser("models", help="configured models and whether each is usable")
+    models = commands.add_parser(
+        "models",
+        help="configured models and whether each is usable",
+        description="List the models modelrace would use and whether each is usable now "
+        "(key set, server reachable, model file present).",
+        epilog="Exit status: 0 when every listed model is ready, 1 when any is unusable, "
+        "2 for bad usage.",
+    )
     models.add_argument(
-        "-m", "--model", action="append", dest="models", metavar="SPEC", default=SUPPRESS
+        "-m",
+        "--model",
+        action="append",
+        dest="models",
+        metavar="SPEC",
+        default=SUPPRESS,
+        help=_SPEC_HELP + " (default: the configured set)",
     )
     return parser
 
@@ -84,10 +175,23 @@ def _add_settings(parser: argparse.ArgumentParser) -> None:
 
 def request_from(args: argparse.Namespace) -> Request:
     """Validate the shared settings; the same rules as the dashboard's settings screen."""
-    prompt = args.prompt
+    prompt = read_prompt(args.prompt)
     if not prompt.strip():
         raise UsageError("the prompt is empty")
     return make_request(prompt, args.system, args.temperature, args.max_tokens, args.timeout)
+
+
+def read_prompt(given: str | None) -> str:
+    """The prompt as given, or from stdin for `-` or when piped (`git diff | modelrace run`)."""
+    if given is not None and given != "-":
+        return given
+    if sys.stdin is None or (given is None and sys.stdin.isatty()):
+        raise UsageError("no prompt: give one, or pipe it in ('-' reads it from stdin)")
+    try:
+        text = sys.stdin.buffer.read().decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError("the prompt on stdin is not UTF-8 text") from None
+    return text.rstrip("\r\n")
 
 
 def make_request(
