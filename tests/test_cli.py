@@ -123,7 +123,7 @@ def test_models_lists_usability_without_keys(sim_url: str):
     specs = ["sim:fast", "openai:gpt-5-mini", "anthropic:claude-haiku-4-5", "sim:nope"]
     args = [arg for spec in specs for arg in ("-m", spec)]
     out = modelrace("models", *args, sim=sim_url, OPENAI_API_KEY=secret)
-    assert out.returncode == 0, out.stderr
+    assert out.returncode == 1, out.stderr  # some are unusable
     lines = out.stdout.splitlines()
     assert any("sim:fast" in line and "ready" in line for line in lines)
     assert any("openai:gpt-5-mini" in line and "ready" in line for line in lines)
