@@ -330,5 +330,7 @@ def _differences(sync: Run, other: Run, done_sync: list[str], done_async: list[s
 
 def _not_done(run: Run, model: str) -> str:
     """What became of `model` in `run` when it did not finish there."""
-    states = [r.state for r in run.results if r.model == model and r.state is not State.DONE]
-    return str(states[0]) if states else "did not run"
+    left = [r for r in run.results if r.model == model and r.state is not State.DONE]
+    if not left:
+        return "did not run"
+    return "skipped" if left[0].skipped else str(left[0].state)
