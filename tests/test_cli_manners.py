@@ -17,6 +17,9 @@ from pathlib import Path
 import pytest
 from cli_helpers import ROOT, modelrace
 
+from providers.events import Failed, Finished, Started, TextDelta
+from providers.failures import FailureKind
+from providers.record import Result, Run, no_speedup_reason, speedup
 from providers.sim import expected_answer
 
 PROMPT = "Explain asyncio in one sentence."
@@ -146,6 +149,38 @@ def test_when_every_model_finished_on_both_sides_the_speedup_is_a_number(sim_env
         "run", PROMPT, "-m", f"sim:{QUICK}", "-m", "sim:fast,tokens=5", "--json", sim=sim_env
     )
     assert isinstance(json.loads(out.stdout)["speedup"], float)
+
+
+def _run(mode: str, outcomes: dict[str, bool], *, wall: float = 1.0) -> Run:
+    """A finished run in which each model finished (True) or failed (False)."""
+    results = []
+    for model, done in outcomes.items():
+        result = Result(model)
+        result.apply(Started(0.0))
+        result.apply(TextDelta(0.1, "x"))
+        result.apply(Finished(0.5) if done else Failed(0.5, "boom", FailureKind.HTTP, 500))
+        results.append(result)
+    return Run(mode, results, concurrent=mode != "sync", t0=0.0, t_end=wall)
+
+
+def test_the_reason_the_dashboard_shows_names_what_kept_the_sides_apart():
+    both = {"a": True, "b": True}
+    assert speedup([_run("sync", both, wall=2.0), _run("async", both)]) == 2.0
+    assert no_speedup_reason([_run("sync", both, wall=2.0), _run("async", both)]) is None
+
+    one_side = [_run("sync", both), _run("async", {"a": True, "b": False})]
+    assert speedup(one_side) is None
+    assert no_speedup_reason(one_side) == "b failed on the async side only"
+
+    cancelled = _run("async", both)
+    cancelled.cancelled = True
+    assert speedup([_run("sync", both), cancelled]) is None
+    assert no_speedup_reason([_run("sync", both), cancelled]) == "the async run was cancelled"
+
+    unfinished = _run("async", both)
+    unfinished.t_end = None
+    assert no_speedup_reason([_run("sync", both), unfinished]) == "the async run has not finished"
+    assert no_speedup_reason([_run("sync", both)]) == "there is no async run to compare with"
 
 
 # --- a model that cannot start is named before the race; the others race --------------------
