@@ -187,8 +187,9 @@ def read_prompt(given: str | None) -> str:
         return given
     if sys.stdin is None or (given is None and sys.stdin.isatty()):
         raise UsageError("no prompt: give one, or pipe it in ('-' reads it from stdin)")
+    stream = getattr(sys.stdin, "buffer", None)
     try:
-        text = sys.stdin.buffer.read().decode("utf-8")
+        text = stream.read().decode("utf-8") if stream is not None else sys.stdin.read()
     except UnicodeDecodeError:
         raise UsageError("the prompt on stdin is not UTF-8 text") from None
     return text.rstrip("\r\n")

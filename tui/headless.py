@@ -48,12 +48,12 @@ def run_headless(
     else:
         # Model output is text: escape sequences are shown, never sent to the terminal.
         print(visible(full_report(race.runs)))
+    # Inside the caller's BrokenPipeError handler, not at exit where it would be "ignored".
+    sys.stdout.flush()
     if interrupted:
         print("modelrace: interrupted; what had arrived is shown above", file=sys.stderr)
         return EXIT_INTERRUPTED
     ok = not unusable and all(r.ok for run in race.runs for r in run.results)
-    # Inside the caller's BrokenPipeError handler, not at exit where it would be "ignored".
-    sys.stdout.flush()
     return EXIT_OK if ok else EXIT_FAILED
 
 
