@@ -457,12 +457,15 @@ async def test_32_concurrent_async_streams_overlap(sim: SimServer) -> None:
 
 
 def test_jitter_is_deterministic_per_model_and_prompt() -> None:
-    from providers.sim.server import _schedule
+    from providers.sim.server import schedule
+
+    def times(prompt: str) -> list[float]:
+        return list(itertools.islice(schedule(p, "hosted", prompt, 0.0), 10))
 
     p = profile_for("hosted")
-    a = _schedule(p, "hosted", PROMPT, 10, 0.0)
-    assert a == _schedule(p, "hosted", PROMPT, 10, 0.0)
-    assert a != _schedule(p, "hosted", "another prompt", 10, 0.0)
+    a = times(PROMPT)
+    assert a == times(PROMPT)
+    assert a != times("another prompt")
     assert all(b > a for a, b in itertools.pairwise(a))
 
 
