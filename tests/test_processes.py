@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from providers.local.paths import engine_available
 from providers.sim import expected_answer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,8 +45,8 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def _sim_children(parent: int) -> list[int]:
-    """Simulator processes whose parent is `parent`."""
+def _sim_children(parent: int, module: bytes = b"providers.sim") -> list[int]:
+    """Processes running `python -m module` whose parent is `parent`."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -56,7 +57,7 @@ def _sim_children(parent: int) -> list[int]:
         except OSError:
             continue
         ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == parent and b"providers.sim" in cmdline:
+        if ppid == parent and module in cmdline:
             found.append(int(entry.name))
     return found
 
@@ -70,13 +71,13 @@ def _sockets(pid: int) -> int:
     return count
 
 
-def _serving(parent: int) -> list[int]:
+def _serving(parent: int, module: bytes = b"providers.sim") -> list[int]:
     """The parent's simulator children, once one has a client: listening and answering.
 
     (Killed before its child is listening, a parent takes the child with it anyway: the
     child's "listening" line hits a closed pipe. The tests must kill a parent later than that.)
     """
-    children = _sim_children(parent)
+    children = _sim_children(parent, module)
     return children if any(_sockets(c) >= 2 for c in children) else []
 
 
@@ -93,7 +94,7 @@ def _wait_for(check, within: float, what: str):  # type: ignore[no-untyped-def]
 def _assert_gone(children: list[int], within: float = 10) -> None:
     """Each child exits within `within` s; one that does not is killed, then the test fails."""
     try:
-        _wait_for(lambda: not any(_alive(c) for c in children), within, "the simulator exited")
+        _wait_for(lambda: not any(_alive(c) for c in children), within, "the child process exited")
     except AssertionError:
         for child in children:
             with contextlib.suppress(OSError):
@@ -155,6 +156,45 @@ def test_sigterm_stops_a_run_like_ctrl_c(reap: list[subprocess.Popen[str]]) -> N
     assert fast["error_kind"] == "cancelled" and fast["text"]
     assert expected_answer(model.removeprefix("sim:"), "hi").startswith(fast["text"])
     assert (slow["error_kind"], slow["text"]) == ("cancelled", "")
+
+
+def test_sigterm_stops_a_pipeline_like_ctrl_c(
+    tmp_path: Path, reap: list[subprocess.Popen[str]]
+) -> None:
+    model = "sim:fast,ttft=0.05,tps=40,tokens=800,jitter=0"
+    spec = tmp_path / "slow.toml"
+    spec.write_text(
+        'name = "slow"\ninput = "hi"\n'
+        f'[steps.talk]\nmodel = "{model}"\nprompt = "{{input}}"\n'
+        '[steps.then]\nwait = 1.0\noutput = "x"\nafter = ["talk"]\n'
+    )
+    proc = _start("pipeline", str(spec), "--mode", "sync", "--json")
+    reap.append(proc)
+    _wait_for(lambda: _serving(proc.pid), 30, "the pipeline is streaming from its simulator")
+    time.sleep(1.0)
+    os.kill(proc.pid, signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=20)
+    assert proc.returncode == 143, stderr
+    talk, then = json.loads(stdout)["runs"][0]["results"]
+    assert talk["error_kind"] == "cancelled" and talk["text"]
+    assert expected_answer(model.removeprefix("sim:"), "hi").startswith(talk["text"])
+    assert (then["error_kind"], then["text"]) == ("cancelled", "")
+
+
+@pytest.mark.skipif(not engine_available(), reason="xllamacpp is not installed")
+def test_llama_child_is_gone_after_its_parent_is_killed(
+    reap: list[subprocess.Popen[str]],
+) -> None:
+    proc = _start(
+        "run", "Tell me a long story.", "-m", "local:smollm2", "--mode", "sync",
+        "--max-tokens", "2000",
+    )  # fmt: skip
+    reap.append(proc)
+    module = b"providers.local.serve"
+    children = _wait_for(lambda: _serving(proc.pid, module), 60, "the local model is answering")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=20)
+    _assert_gone(children, within=15)
 
 
 def _read_pty(fd: int, seconds: float) -> bytes:
