@@ -457,12 +457,15 @@ async def test_32_concurrent_async_streams_overlap(sim: SimServer) -> None:
 
 
 def test_jitter_is_deterministic_per_model_and_prompt() -> None:
-    from providers.sim.server import _schedule
+    from providers.sim.server import schedule
+
+    def times(prompt: str) -> list[float]:
+        return list(itertools.islice(schedule(p, "hosted", prompt, 0.0), 10))
 
     p = profile_for("hosted")
-    a = _schedule(p, "hosted", PROMPT, 10, 0.0)
-    assert a == _schedule(p, "hosted", PROMPT, 10, 0.0)
-    assert a != _schedule(p, "hosted", "another prompt", 10, 0.0)
+    a = times(PROMPT)
+    assert a == times(PROMPT)
+    assert a != times("another prompt")
     assert all(b > a for a, b in itertools.pairwise(a))
 
 
@@ -606,3 +609,108 @@ def test_generated_answers_have_exactly_n_tokens_and_end_a_sentence(tokens: int)
         text = generate_text("fast", prompt, tokens, seed=3)
         assert count_tokens(text) == tokens
         assert text.endswith("."), text[-40:]
+
+
+# ---- limits: every knob is capped, long answers are made as they are sent -----------------
+
+
+@pytest.mark.parametrize(
+    ("override", "reason"),
+    [
+        ("tokens=999999999", "tokens must be between 1 and 100000"),
+        ("tokens=0", "tokens must be between 1 and 100000"),
+        ("ttft=1e9", "ttft must be between 0 and 3600 seconds"),
+        ("tps=1e12", "tps must be between 0.1 and 100000"),
+        ("tps=0.0001", "tps must be between 0.1 and 100000"),
+        ("stall=1e9", "stall must be between 0 and 3600 seconds"),
+        ("after=99999999", "after must be between 0 and 100000"),
+        ("seed=-1", "seed must be between 0 and 4294967295"),
+        ("jitter=5", "jitter must be in [0, 1)"),
+        ("ttft=nan", "ttft must be between 0 and 3600 seconds"),
+    ],
+)
+def test_every_knob_has_a_bound(override: str, reason: str) -> None:
+    with pytest.raises(SimError) as info:
+        profile_for(f"fast,{override}")
+    assert str(info.value) == f"bad sim model 'fast,{override}': {reason}"
+
+
+def test_a_huge_model_name_is_refused_without_echoing_it() -> None:
+    name = "fast" + ",seed=1" * 2000
+    with pytest.raises(SimError) as info:
+        profile_for(name)
+    assert str(info.value) == "sim model name too long (14004 characters; at most 200)"
+
+
+def test_cli_refuses_an_unbounded_sim_model_before_anything_starts() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "tui", "run", "hi", "-m", "sim:fast,tokens=999999999"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env={k: v for k, v in os.environ.items() if k != "MODELRACE_SIM_URL"},
+    )
+    assert out.returncode == 2
+    assert out.stdout == ""
+    assert out.stderr.count("\n") == 1
+    assert "tokens must be between 1 and 100000" in out.stderr
+
+
+@pytest.mark.parametrize("sdk_path", ["/v1/chat/completions", "/api/chat"])
+def test_standalone_sim_answers_400_with_the_reason(sim: SimServer, sdk_path: str) -> None:
+    body = {"model": "fast,tokens=3000000", "messages": [{"role": "user", "content": "x"}]}
+    status, err = _http(sim, "POST", sdk_path, body)
+    message = err["error"] if isinstance(err["error"], str) else err["error"]["message"]
+    assert status == 400
+    assert message == "bad sim model 'fast,tokens=3000000': tokens must be between 1 and 100000"
+
+
+def _open_stream(url: str, model: str) -> tuple[socket.socket, str]:
+    """POST a streaming chat request; return the socket and the first text piece it sent."""
+    host, port = url.removeprefix("http://").split(":")
+    body = json.dumps(
+        {"model": model, "stream": True, "messages": [{"role": "user", "content": PROMPT}]}
+    ).encode()
+    sock = socket.create_connection((host, int(port)), timeout=10)
+    sock.sendall(
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+    )
+    reader = sock.makefile("rb")
+    for line in reader:
+        if line.startswith(b"data: {"):
+            delta = json.loads(line[6:])["choices"][0]["delta"]
+            if delta.get("content"):
+                return sock, delta["content"]
+    raise AssertionError("stream ended before any text")
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/PID/status")
+def test_longest_answers_stream_at_once_without_being_made_up_front() -> None:
+    """Twenty answers of the largest size (each would take 10^5 s) all send their first
+    words, and the simulator's memory hardly moves: nothing is generated ahead of sending."""
+    from providers.sim.profiles import MAX_TOKENS
+
+    with start_sim_process() as child:
+        warm, _ = _open_stream(child.url, "fast,tokens=20,tps=1,ttft=0")  # imports, buffers
+        before = _rss_kib(child.proc.pid)
+        opened = []
+        try:
+            for seed in range(20):
+                model = f"fast,tokens={MAX_TOKENS},tps=1,ttft=0,seed={seed}"
+                sock, first = _open_stream(child.url, model)
+                opened.append(sock)
+                assert first == expected_answer(model, PROMPT, max_tokens=1)
+            grown_mib = (_rss_kib(child.proc.pid) - before) / 1024
+        finally:
+            for sock in [warm, *opened]:
+                sock.close()
+    assert grown_mib < 20, f"{grown_mib:.0f} MiB for 20 open streams"

@@ -8,9 +8,11 @@ repaints only what changed since the last look: that is the batching that keeps 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import math
 import os
+import signal
 import sys
 import time
 from functools import partial
@@ -32,6 +34,7 @@ from providers.pipeline import PipelineError, PipelineRun, load_pipeline
 from providers.race import MODE_NAMES, Mode, ModeError, Race, parse_mode
 from providers.record import Run
 from tui.commands import DashboardCommands
+from tui.headless import EXIT_TERMINATED
 from tui.history import PromptHistory, default_path
 from tui.lagmeter import LagMeter
 from tui.panel import AnswerPanel, StreamView
@@ -172,6 +175,9 @@ class ModelRaceApp(App[int]):
         return f"cols-{grid_columns(len(self.panel_titles or self.enabled_specs))}"
 
     def on_mount(self) -> None:
+        # SIGTERM quits as a clean exit does (terminal restored), not as a kill.
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self._terminated)
         self.set_interval(1.0, self._check_terminal)
         self.prompt_box.focus()
         self._show_mode()
@@ -205,6 +211,12 @@ class ModelRaceApp(App[int]):
             if self.race is not None:
                 self.race.cancel()
             self.exit(1)
+
+    def _terminated(self) -> None:
+        """SIGTERM: cancel what streams (what arrived is kept), exit 143 like `run` does."""
+        if self.race is not None:
+            self.race.cancel()
+        self.exit(return_code=EXIT_TERMINATED)
 
     def _tick(self) -> None:
         self._ticks += 1

@@ -96,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     run = commands.add_parser(
+<<<<<<< HEAD
         "run",
         help="race headless, then print a comparison",
         description="Race the models headless, then print every answer and a comparison.",
@@ -108,6 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="the prompt sent to every model; '-' reads it from stdin, as does no prompt "
         "when stdin is not a terminal",
     )
+=======
+        "run", help="race headless, then print a comparison", epilog=_EXIT_HELP
+    )
+    run.add_argument("prompt", help="the prompt sent to every model")
+>>>>>>> h3
     # SUPPRESS: `modelrace -m X run ...` keeps the X given before the command.
     run.add_argument(
         "-m",
@@ -132,7 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--port", type=int, default=8787, help="port to listen on, 0 for any free one (8787)"
     )
 
-    pipeline = commands.add_parser("pipeline", help="run a pipeline file of dependent steps")
+    pipeline = commands.add_parser(
+        "pipeline", help="run a pipeline file of dependent steps", epilog=_EXIT_HELP
+    )
     pipeline.add_argument("file", help="a pipeline TOML file, e.g. examples/rag.toml")
     pipeline.add_argument("--input", default="", help="the text steps see as {input}")
     pipeline.add_argument("--mode", default="both", help="sync|async|both (default both)")
@@ -157,6 +165,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     return parser
 
+
+_EXIT_HELP = (
+    "exit status: 0 every model answered, 1 some failed, 2 bad usage, 130 Ctrl-C, 143 SIGTERM "
+    "(128 + the signal); stopped by either, what had arrived is printed and the rest is "
+    "marked cancelled"
+)
 
 _SPEC_HELP = (
     "PROVIDER:MODEL, repeatable: openai:gpt-5-mini, gemini:gemini-2.5-flash, ollama:qwen3:8b, "

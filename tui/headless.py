@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -22,15 +24,18 @@ from tui.text import visible
 if TYPE_CHECKING:
     from providers.base import Adapter
 
-# The exit statuses of every command (DESIGN.md's contract, plus 130 for Ctrl-C).
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+# The exit statuses of every command (DESIGN.md's contract). Stopped by a signal: 128 + its
+# number, as shells report it: 130 for Ctrl-C (SIGINT), 143 for SIGTERM.
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED, EXIT_TERMINATED = 128 + signal.SIGINT, 128 + signal.SIGTERM
 PROGRESS_EVERY_S = 0.25
 
 
 def run_headless(
     specs: list[str], request: Request, mode: Mode, config: Config, *, as_json: bool
 ) -> int:
-    """Race, print the comparison (or JSON), exit 0 / 1 when a model failed / 130 on Ctrl-C.
+    """Race, print the comparison (or JSON), exit 0 / 1 when a model failed / 130 on Ctrl-C
+    / 143 on SIGTERM.
 
     A model that cannot start at all is named on stderr before anything races, and left out;
     2 when that leaves none.
@@ -52,7 +57,7 @@ def run_headless(
     sys.stdout.flush()
     if interrupted:
         print("modelrace: interrupted; what had arrived is shown above", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return interrupted
     ok = not unusable and all(r.ok for run in race.runs for r in run.results)
     return EXIT_OK if ok else EXIT_FAILED
 
@@ -93,17 +98,28 @@ def document(prompt: str, runs: list[Run]) -> dict[str, object]:
     }
 
 
-def run_to_end(runner: Runner, *, progress: bool, describe: Callable[[Result], str]) -> bool:
-    """Run to the end; True when Ctrl-C interrupted it (cancelled, what arrived kept)."""
+def run_to_end(runner: Runner, *, progress: bool, describe: Callable[[Result], str]) -> int:
+    """Run to the end; 0, or the exit status of the signal that stopped it (Ctrl-C: 130,
+    SIGTERM: 143). Stopped, the runner is cancelled: nothing new starts, what arrived is kept.
+    """
+    terminated: list[int] = []
     try:
-        asyncio.run(_drive(runner, progress, describe))
+        asyncio.run(_drive(runner, progress, describe, terminated))
     except KeyboardInterrupt:
         runner.cancel()
-        return True
-    return False
+        return EXIT_INTERRUPTED
+    except asyncio.CancelledError:
+        if not terminated:
+            raise
+        runner.cancel()
+        return EXIT_TERMINATED
+    return EXIT_OK
 
 
-async def _drive(runner: Runner, progress: bool, describe: Callable[[Result], str]) -> None:
+async def _drive(
+    runner: Runner, progress: bool, describe: Callable[[Result], str], terminated: list[int]
+) -> None:
+    _on_sigterm(terminated)
     ticker = asyncio.create_task(_progress(runner, describe)) if progress else None
     try:
         await runner.run()
@@ -112,6 +128,21 @@ async def _drive(runner: Runner, progress: bool, describe: Callable[[Result], st
             ticker.cancel()
             sys.stderr.write("\r\x1b[K")
             sys.stderr.flush()
+
+
+def _on_sigterm(terminated: list[int]) -> None:
+    """SIGTERM ends the run as Ctrl-C does: cancel the calling task (hence the runner)."""
+    task = asyncio.current_task()
+    if task is None:
+        return
+
+    def stop() -> None:
+        terminated.append(signal.SIGTERM)
+        task.cancel()
+
+    # Only the main thread of a Unix process can take signals; elsewhere SIGTERM stays default.
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop)
 
 
 async def _progress(runner: Runner, describe: Callable[[Result], str]) -> None:

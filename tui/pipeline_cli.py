@@ -22,7 +22,6 @@ from providers.race import ModeError
 from providers.record import State
 from tui.headless import (
     EXIT_FAILED,
-    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
     document,
@@ -38,7 +37,8 @@ ARROW = " → "
 def run_pipeline_command(
     path: str, input_text: str, mode: str, config: Config, *, as_json: bool
 ) -> int:
-    """Parse, run, report: exit 0 all steps ok / 1 some failed or skipped / 2 usage / 130."""
+    """Parse, run, report: exit 0 all steps ok / 1 some failed or skipped / 2 usage / 130
+    Ctrl-C / 143 SIGTERM."""
     try:
         pipeline = load_pipeline(path, config)
         pipe = PipelineRun(pipeline, input_text, parse_pipeline_mode(mode), config)
@@ -54,7 +54,7 @@ def run_pipeline_command(
         print(visible(pipeline_report(pipe)))
     if interrupted:
         print("modelrace: interrupted; what had arrived is shown above", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return interrupted
     ok = all(r.ok for run in pipe.runs for r in run.results)
     return EXIT_OK if ok else EXIT_FAILED
 

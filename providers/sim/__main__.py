@@ -7,6 +7,8 @@ import asyncio
 import contextlib
 import signal
 import sys
+import threading
+from collections.abc import Callable
 
 from .server import SimServer, _reason
 
@@ -18,6 +20,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
+    # For a child of modelrace (process.py): the parent holds our stdin open while it lives, so
+    # EOF means it is gone, however it died (even SIGKILL), and we must go too.
+    parser.add_argument("--exit-with-stdin", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     server = SimServer(args.host, args.port)
 
@@ -29,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
         task = asyncio.current_task()
         with _suppress_signal_errors():
             loop.add_signal_handler(signal.SIGTERM, task.cancel)
+        if args.exit_with_stdin:
+            _watch_stdin(lambda: loop.call_soon_threadsafe(task.cancel))
         with contextlib.suppress(asyncio.CancelledError):
             await server.serve(ready)
 
@@ -43,6 +50,18 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     return 0
+
+
+def _watch_stdin(on_eof: Callable[[], object]) -> None:
+    """Call `on_eof` (from a daemon thread) once stdin reaches EOF or fails."""
+
+    def watch() -> None:
+        with contextlib.suppress(OSError, ValueError):
+            while sys.stdin.buffer.read(65536):
+                pass
+        on_eof()
+
+    threading.Thread(target=watch, name="modelrace-sim-stdin", daemon=True).start()
 
 
 class _suppress_signal_errors:

@@ -2,11 +2,19 @@
 
 A separate process keeps the simulator's pacing away from the GIL of a busy client process
 (the dashboard, the benchmarks); ``ensure_sim`` lets every ``sim:`` model share one.
+
+The child must die with its parent, however the parent dies, and must not die before it:
+- it runs in its own session, so a terminal's Ctrl-C (SIGINT to the foreground process group)
+  reaches the parent only, which then cancels and reports what arrived;
+- it exits when its stdin reaches EOF, and only the parent holds the other end of that pipe,
+  so even a SIGKILL of the parent ends it. (PR_SET_PDEATHSIG would fire when the *thread*
+  that started the child ends, and ``ensure_sim`` runs on short-lived worker threads.)
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import subprocess
 import sys
@@ -28,6 +36,9 @@ class SimProcess:
 
     def stop(self) -> None:
         """Terminate the child, wait for it, kill it if it will not go."""
+        if self.proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -51,10 +62,18 @@ def start_sim_process(host: str = "127.0.0.1", port: int = 0) -> SimProcess:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
     cmd = [sys.executable, "-m", "providers.sim", "--host", host, "--port", str(port)]
+    cmd.append("--exit-with-stdin")
     # stderr goes to a file, not a pipe: nobody drains it once the server runs
     with tempfile.TemporaryFile("w+") as errors:
         proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=errors, text=True, env=env, cwd=root
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+            env=env,
+            cwd=root,
+            start_new_session=True,
         )
         line: list[str] = []
         reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()), daemon=True)

@@ -76,8 +76,21 @@ _KEYS: dict[str, tuple[str, type]] = {
 }
 
 
+# Every knob has a ceiling: anyone who can name a model (any client of a standalone
+# simulator) must not be able to make it spend memory, CPU or an open connection for days.
+MAX_NAME = 200
+MAX_TOKENS = 100_000
+MAX_SECONDS = 3600.0
+MIN_TPS, MAX_TPS = 0.1, 100_000.0
+MAX_SEED = 2**32 - 1
+
+
 def profile_for(model_name: str) -> Profile:
     """Parse a sim model name (``base[,key=value...]``) into a :class:`Profile`."""
+    if len(model_name) > MAX_NAME:
+        raise SimError(
+            f"sim model name too long ({len(model_name)} characters; at most {MAX_NAME})"
+        )
     base, *overrides = [part.strip() for part in model_name.split(",")]
     if base not in PROFILES:
         raise SimError(f"unknown sim model {base!r}; known: {', '.join(PROFILES)}")
@@ -102,19 +115,21 @@ def _check(p: Profile, model_name: str) -> None:
     problems = []
     if p.fault not in FAULTS:
         problems.append(f"fault must be one of {', '.join(str(f) for f in FAULTS[1:])}")
-    if not (p.ttft_s >= 0 and p.ttft_s < 1e6):
-        problems.append("ttft must be >= 0")
-    if not (p.tokens_per_s > 0 and p.tokens_per_s < 1e9):
-        problems.append("tps must be > 0")
-    if p.tokens <= 0:
-        problems.append("tokens must be > 0")
+    if not 0 <= p.ttft_s <= MAX_SECONDS:
+        problems.append(f"ttft must be between 0 and {MAX_SECONDS:g} seconds")
+    if not MIN_TPS <= p.tokens_per_s <= MAX_TPS:
+        problems.append(f"tps must be between {MIN_TPS:g} and {MAX_TPS:g}")
+    if not 1 <= p.tokens <= MAX_TOKENS:
+        problems.append(f"tokens must be between 1 and {MAX_TOKENS}")
     if not 0 <= p.jitter < 1:
         problems.append("jitter must be in [0, 1)")
-    if p.fault_after < 0:
-        problems.append("after must be >= 0")
+    if not 0 <= p.seed <= MAX_SEED:
+        problems.append(f"seed must be between 0 and {MAX_SEED}")
+    if not 0 <= p.fault_after <= MAX_TOKENS:
+        problems.append(f"after must be between 0 and {MAX_TOKENS}")
     if not 400 <= p.status <= 599:
         problems.append("status must be an HTTP error status (400-599)")
-    if not p.stall_s >= 0:
-        problems.append("stall must be >= 0")
+    if not 0 <= p.stall_s <= MAX_SECONDS:
+        problems.append(f"stall must be between 0 and {MAX_SECONDS:g} seconds")
     if problems:
         raise SimError(f"bad sim model {model_name!r}: {problems[0]}")

@@ -14,13 +14,13 @@ import json
 import os
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from email.utils import formatdate
 from urllib.parse import unquote, urlsplit
 
 from . import wire
 from .profiles import PROFILES, Profile, SimError, profile_for
-from .text import answer_pieces, rng_for
+from .text import Answer, rng_for
 
 _REASONS = {
     200: "OK",
@@ -106,6 +106,7 @@ class _Conn:
             if self.closing():
                 raise _Closed
             if left <= 0:
+                await asyncio.sleep(0)  # even when late: one fast stream must not hog the loop
                 return
             await asyncio.sleep(min(left, _POLL_S))
 
@@ -117,19 +118,17 @@ class _Conn:
         raise _Closed
 
 
-def _schedule(p: Profile, model: str, prompt: str, n: int, t0: float) -> list[float]:
-    """Absolute send times for n tokens: ttft, then 1/tps apart, each jittered a little."""
+def schedule(p: Profile, model: str, prompt: str, t0: float) -> Iterator[float]:
+    """Absolute send times of the tokens, lazily: ttft, then 1/tps apart, each jittered a little."""
     rng = rng_for(model, prompt, p.seed, "timing")
 
     def jit(x: float) -> float:
         return x * (1 + p.jitter * rng.uniform(-1, 1)) if p.jitter else x
 
-    times = []
     t = t0 + jit(p.ttft_s)
-    for _ in range(n):
-        times.append(t)
+    while True:
+        yield t
         t += jit(1 / p.tokens_per_s)
-    return times
 
 
 async def _chat(conn: _Conn, req: wire.ChatRequest, t0: float, key: str = "") -> None:
@@ -144,38 +143,40 @@ async def _chat(conn: _Conn, req: wire.ChatRequest, t0: float, key: str = "") ->
         message = wire.fault_message(p.status, key)
         await conn.send(p.status, wire.error_body(req.api, p.status, message))
         return
-    pieces, finish = answer_pieces(req.model, req.prompt, req.max_tokens)
-    n = len(pieces)
-    times = _schedule(p, req.model, req.prompt, n, t0)
+    answer = Answer(req.model, req.prompt, req.max_tokens)
+    times = schedule(p, req.model, req.prompt, t0)
     fmt = wire.FORMATS[req.api](req)
-    # a fault due after the last token never fires: the answer ended first
-    fault_at = p.fault_after if p.fault and p.fault_after <= n else None
     if not req.stream:
-        await _plain(conn, p, fmt, pieces, finish, times, t0, fault_at)
+        await _plain(conn, p, fmt, answer, times, t0)
         return
     await conn.head(200, fmt.content_type, None)
     for event in fmt.preamble():
         await conn.write(event)
-    for i in range(n + 1):
-        if i == fault_at:
-            when = times[i - 1] if i else t0 + p.ttft_s
-            await _stream_fault(conn, p, fmt, when)
-            times = times[:i] + [t + p.stall_s for t in times[i:]]  # only a stall returns
-        if i == n:
-            break
-        await conn.sleep_until(times[i])
-        if i == 0:
+    # A fault is due before token number `after`; one due after the last token never fires.
+    fault_at = p.fault_after if p.fault else None
+    sent, shift, previous = 0, 0.0, t0 + p.ttft_s
+    for piece, last in answer:
+        if sent == fault_at:
+            shift = await _stream_fault(conn, p, fmt, previous)
+        when = next(times) + shift
+        await conn.sleep_until(when)
+        if sent == 0:
             for event in fmt.first():
                 await conn.write(event)
-        final = i == n - 1 and fault_at != n
-        for event in fmt.delta(pieces[i], final, i + 1, finish):
+        sent += 1
+        final = last and fault_at != sent
+        for event in fmt.delta(piece, final, sent, answer.finish):
             await conn.write(event)
-    for event in fmt.end(n, finish):
+        previous = when
+    if sent == fault_at:
+        await _stream_fault(conn, p, fmt, previous)
+    for event in fmt.end(sent, answer.finish):
         await conn.write(event)
     await conn.finish_chunked()
 
 
-async def _stream_fault(conn: _Conn, p: Profile, fmt: wire.Format, when: float) -> None:
+async def _stream_fault(conn: _Conn, p: Profile, fmt: wire.Format, when: float) -> float:
+    """Act out the profile's fault at `when`; returns the delay it adds (only a stall returns)."""
     await conn.sleep_until(when)
     if p.fault == "drop":
         await conn.drop()
@@ -185,22 +186,30 @@ async def _stream_fault(conn: _Conn, p: Profile, fmt: wire.Format, when: float) 
         raise _Closed  # response complete, but keep the connection out of reuse
     elif p.fault == "stall":
         await conn.sleep_until(when + p.stall_s)
+    return p.stall_s
 
 
 async def _plain(
     conn: _Conn,
     p: Profile,
     fmt: wire.Format,
-    pieces: list[str],
-    finish: str,
-    times: list[float],
+    answer: Answer,
+    times: Iterator[float],
     t0: float,
-    fault_at: int | None,
 ) -> None:
     """A non-streaming answer: the whole body once the last token would have been made."""
-    done = times[-1] if times else t0 + p.ttft_s
+    pieces = [piece for piece, _last in answer]  # a body is sent whole; the caps bound it
+    n = len(pieces)
+    done = t0 + p.ttft_s
+    for _ in range(n):
+        done = next(times)
+    fault_at = p.fault_after if p.fault and p.fault_after <= n else None
     if fault_at is not None:
-        when = times[fault_at - 1] if fault_at else t0 + p.ttft_s
+        when = t0 + p.ttft_s
+        if fault_at:
+            times = schedule(p, fmt.req.model, fmt.req.prompt, t0)
+            for _ in range(fault_at):
+                when = next(times)
         await conn.sleep_until(when)
         if p.fault == "drop":
             await conn.drop()
@@ -211,8 +220,7 @@ async def _plain(
             await conn.sleep_until(when + p.stall_s)
             done += p.stall_s
     await conn.sleep_until(done)
-    text = "".join(pieces)
-    await conn.send(200, fmt.body(text, len(pieces), finish))
+    await conn.send(200, fmt.body("".join(pieces), n, answer.finish))
 
 
 def _api_for_get(path: str, headers: dict[str, str]) -> str:

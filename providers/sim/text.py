@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import random
 import re
+from collections.abc import Iterator
 
 from .profiles import profile_for
 
@@ -124,8 +125,12 @@ def _topic_for(prompt: str, rng: random.Random) -> str:
     return names[0] if best else rng.choice(sorted(_TOPICS))
 
 
-def generate_text(model_name: str, prompt: str, tokens: int, seed: int) -> str:
-    """Prose of exactly ``tokens`` pieces, on the prompt's topic, deterministic."""
+def iter_text_pieces(model_name: str, prompt: str, tokens: int, seed: int) -> Iterator[str]:
+    """Prose of exactly ``tokens`` pieces, on the prompt's topic, deterministic, made lazily.
+
+    Lazily, because the server sends each piece as it is made: a long answer costs neither
+    memory nor a delay before its first byte.
+    """
     rng = rng_for(model_name, prompt, seed, "text")
     topic = _topic_for(prompt, rng)
     others = [n for n in sorted(_TOPICS) if n != topic]
@@ -136,27 +141,81 @@ def generate_text(model_name: str, prompt: str, tokens: int, seed: int) -> str:
         pool = list(_TOPICS[name][1])
         rng.shuffle(pool)
         sentences.extend(pool)
-    chosen: list[str] = []
+    lengths = [count_tokens(s) for s in sentences]
+    held: str | None = None  # one piece held back: the very last one loses its whitespace
     count = 0
+    chosen = 0
     misses = 0
+
+    def pieces_of(sentence: str) -> list[str]:
+        nonlocal chosen
+        chosen += 1
+        return split_pieces(sentence + ("\n\n" if chosen % 4 == 0 else " "))
+
+    def emit(sentence: str) -> Iterator[str]:
+        nonlocal held
+        for piece in pieces_of(sentence):
+            if held is not None:
+                yield held
+            held = piece
+
     if count_tokens(opener) + 1 < tokens:
-        chosen.append(opener)
+        yield from emit(opener)
         count = count_tokens(opener)
     # Whole sentences while they fit, then a closer of exactly the words left.
     while tokens - count > len(_CLOSERS) and misses < len(sentences):
-        sentence = sentences[(len(chosen) + misses - 1) % len(sentences)]
-        if count + count_tokens(sentence) <= tokens:
-            chosen.append(sentence)
-            count += count_tokens(sentence)
+        index = (chosen + misses - 1) % len(sentences)
+        if count + lengths[index] <= tokens:
+            yield from emit(sentences[index])
+            count += lengths[index]
             misses = 0
         else:
             misses += 1
     left = tokens - count
     if 0 < left <= len(_CLOSERS):
-        chosen.append(_CLOSERS[left - 1])
-    parts = [s + ("\n\n" if (i + 1) % 4 == 0 else " ") for i, s in enumerate(chosen)]
-    pieces = split_pieces("".join(parts))[:tokens]
-    return "".join(pieces).rstrip()
+        yield from emit(_CLOSERS[left - 1])
+    if held is not None:
+        yield held.rstrip()
+
+
+def generate_text(model_name: str, prompt: str, tokens: int, seed: int) -> str:
+    """Prose of exactly ``tokens`` pieces, on the prompt's topic, deterministic."""
+    return "".join(iter_text_pieces(model_name, prompt, tokens, seed))
+
+
+class Answer:
+    """The pieces the server streams for one model and prompt, made as they are sent.
+
+    Iterating gives ``(piece, last)``; ``finish`` is ``"stop"``, or ``"length"`` when
+    ``max_tokens`` cut the answer, and is settled before the last piece is given.
+    """
+
+    def __init__(self, model_name: str, prompt: str, max_tokens: int | None = None) -> None:
+        profile = profile_for(model_name)
+        if profile.text is not None:
+            self._pieces: Iterator[str] = iter(split_pieces(profile.text))
+        else:
+            self._pieces = iter_text_pieces(
+                model_name.strip(), prompt, profile.tokens, profile.seed
+            )
+        self.max_tokens = None if max_tokens is None else max(max_tokens, 0)
+        self.finish = "stop"
+
+    def __iter__(self) -> Iterator[tuple[str, bool]]:
+        sent = 0
+        if self.max_tokens == 0:
+            if next(self._pieces, None) is not None:
+                self.finish = "length"
+            return
+        piece = next(self._pieces, None)
+        while piece is not None:
+            sent += 1
+            upcoming = next(self._pieces, None)
+            if upcoming is not None and sent == self.max_tokens:
+                self.finish = "length"
+                upcoming = None
+            yield piece, upcoming is None
+            piece = upcoming
 
 
 def answer_pieces(
@@ -166,14 +225,9 @@ def answer_pieces(
 
     The finish reason is ``"stop"`` or ``"length"`` (when ``max_tokens`` cut the answer).
     """
-    profile = profile_for(model_name)
-    text = profile.text
-    if text is None:
-        text = generate_text(model_name.strip(), prompt, profile.tokens, profile.seed)
-    pieces = split_pieces(text)
-    if max_tokens is not None and max_tokens < len(pieces):
-        return pieces[: max(max_tokens, 0)], "length"
-    return pieces, "stop"
+    answer = Answer(model_name, prompt, max_tokens)
+    pieces = [piece for piece, _last in answer]
+    return pieces, answer.finish
 
 
 def expected_answer(model_name: str, prompt: str, max_tokens: int | None = None) -> str:
