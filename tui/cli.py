@@ -96,12 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     run = commands.add_parser(
-<<<<<<< HEAD
         "run",
         help="race headless, then print a comparison",
         description="Race the models headless, then print every answer and a comparison.",
-        epilog="Exit status: 0 when every model answered, 1 when some failed or could not "
-        "start, 2 for bad usage or when none can start, 130 when interrupted.",
+        epilog=_EXIT_HELP,
     )
     run.add_argument(
         "prompt",
@@ -109,11 +107,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="the prompt sent to every model; '-' reads it from stdin, as does no prompt "
         "when stdin is not a terminal",
     )
-=======
-        "run", help="race headless, then print a comparison", epilog=_EXIT_HELP
-    )
-    run.add_argument("prompt", help="the prompt sent to every model")
->>>>>>> h3
     # SUPPRESS: `modelrace -m X run ...` keeps the X given before the command.
     run.add_argument(
         "-m",
@@ -167,7 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 _EXIT_HELP = (
-    "exit status: 0 every model answered, 1 some failed, 2 bad usage, 130 Ctrl-C, 143 SIGTERM "
+    "exit status: 0 every model answered, 1 some failed or could not start, 2 bad usage or "
+    "none can start, 130 Ctrl-C, 143 SIGTERM "
     "(128 + the signal); stopped by either, what had arrived is printed and the rest is "
     "marked cancelled"
 )
