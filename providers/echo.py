@@ -11,9 +11,11 @@ QUOTE_LIMIT = 60
 LINE_LIMIT = 400
 
 
-def quote(text: str, limit: int = QUOTE_LIMIT) -> str:
+def quote(text: object, limit: int = QUOTE_LIMIT) -> str:
     """`repr`-style quoting (control and non-printable characters escaped), cut at `limit`."""
-    text = str(text)
+    if not isinstance(text, str):
+        shown = repr(text)
+        return shown if len(shown) <= limit else shown[: limit - 1] + "…"
     if len(text) <= limit:
         return repr(text)
     shown = repr(text[:limit])
