@@ -32,7 +32,7 @@ def run_headless(
         print(export_json(document(request.prompt, race.runs)))
     else:
         # Model output is text: escape sequences are shown, never sent to the terminal.
-        print(visible(full_report(race.runs)))
+        print(redact(visible(full_report(race.runs))))
     if interrupted:
         print("modelrace: interrupted; what had arrived is shown above", file=sys.stderr)
         return EXIT_INTERRUPTED
