@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from providers.echo import quote
-from providers.environment import register_secret
+from providers.environment import register_secret, set_by_dotenv
 from providers.textfile import TextFileError, read_text_file
 
 LOCAL_CONFIG = "modelrace.toml"
@@ -62,12 +62,19 @@ def load_config(path: Path | None = None) -> Config:
     An explicit `path` or `$MODELRACE_CONFIG` must exist. `./modelrace.toml` wins over the user
     config only when trusted; otherwise it is skipped and `notice` says how to trust it.
     """
-    if path is None and os.environ.get("MODELRACE_CONFIG"):
-        path = Path(os.environ["MODELRACE_CONFIG"]).expanduser()
+    explicit = os.environ.get("MODELRACE_CONFIG")
+    if path is None and explicit:
+        path = Path(explicit).expanduser()
+        if set_by_dotenv("MODELRACE_CONFIG"):
+            # A `.env` is project-local too: the file it names needs trust like ./modelrace.toml.
+            return _trusted_or_user(path)
     if path is not None:
         return _parse(path, _read(path))
+    return _trusted_or_user(Path.cwd() / LOCAL_CONFIG)
+
+
+def _trusted_or_user(local: Path) -> Config:
     notice = None
-    local = Path.cwd() / LOCAL_CONFIG
     if local.exists():
         text, notice = _trusted_text(local)
         if text is not None:
@@ -91,7 +98,10 @@ def _trusted_text(local: Path) -> tuple[str | None, str | None]:
         state = TrustState.UNKNOWN
     if state is TrustState.TRUSTED:
         return text, None
-    return None, f"ignoring {local} ({state}); run `modelrace trust` to use it"
+    command = (
+        "modelrace trust" if local == Path.cwd() / LOCAL_CONFIG else f"modelrace trust {local}"
+    )
+    return None, f"ignoring {local} ({state}); run `{command}` to use it"
 
 
 def _read(path: Path) -> str:

@@ -28,6 +28,7 @@ _KEY_SHAPES = re.compile(
 # Any variable named like these holds a secret too (GITHUB_TOKEN, VLLM_API_KEY, …).
 _SECRET_NAME = re.compile(r"(_API_KEY|_TOKEN|_SECRET|_PASSWORD)$")
 _extra_secret_names: set[str] = set()
+_from_dotenv: set[str] = set()  # the variables `.env` set (the shell had not)
 _loaded = False
 _lock = threading.Lock()
 
@@ -47,7 +48,7 @@ def load_env() -> None:
         if _loaded:
             return
         _loaded = True
-        from dotenv import find_dotenv, load_dotenv
+        from dotenv import dotenv_values, find_dotenv
 
         from providers.textfile import TextFileError, read_text_file
 
@@ -60,7 +61,15 @@ def load_env() -> None:
             return
         except TextFileError as exc:
             raise EnvFileError(f"{path}: cannot read .env file ({exc})") from None
-        load_dotenv(stream=io.StringIO(text), override=False)
+        for name, value in dotenv_values(stream=io.StringIO(text)).items():
+            if value is not None and name not in os.environ:
+                os.environ[name] = value
+                _from_dotenv.add(name)
+
+
+def set_by_dotenv(name: str) -> bool:
+    """True when `.env`, not the user's shell, gave the variable its value."""
+    return name in _from_dotenv
 
 
 def register_secret(name: str) -> None:

@@ -44,12 +44,12 @@ def attacker() -> Iterator[tuple[str, list[str]]]:
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, dict[str, str]]:
     """A checked-out repository as the current directory, with the user's dirs elsewhere."""
     repo = tmp_path / "repo"
     repo.mkdir()
+    monkeypatch.delenv("MODELRACE_CONFIG")
     env = {
-        "MODELRACE_CONFIG": "",
         "XDG_CONFIG_HOME": str(tmp_path / "config"),
         "XDG_DATA_HOME": str(tmp_path / "data"),
         "GITHUB_TOKEN": TOKEN,
@@ -129,3 +129,19 @@ def test_trusting_a_missing_file_is_one_line_and_exit_2(
     out = modelrace("trust", sim=sim_env, cwd=repo, **env)
     assert out.returncode == 2 and out.stdout == ""
     assert out.stderr == "modelrace: 'modelrace.toml': no such file\n"
+
+
+def test_a_config_named_by_dotenv_needs_trust_too(
+    sim_env: str, project: tuple[Path, dict[str, str]]
+):
+    """A `.env` ships with the repository as well: it must not point past the trust check."""
+    repo, env = project
+    (repo / "evil.toml").write_text('models = ["sim:flaky"]\n')
+    (repo / ".env").write_text("MODELRACE_CONFIG=evil.toml\n")
+    ignored = modelrace("models", sim=sim_env, cwd=repo, **env)
+    assert "sim:flaky" not in ignored.stdout
+    assert ignored.stderr.count("\n") == 1 and "run `modelrace trust evil.toml`" in ignored.stderr
+
+    assert modelrace("trust", "evil.toml", sim=sim_env, cwd=repo, **env).returncode == 0
+    used = modelrace("models", sim=sim_env, cwd=repo, **env)
+    assert used.stderr == "" and "sim:flaky" in used.stdout
