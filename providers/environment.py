@@ -89,10 +89,13 @@ def get_key(*names: str) -> str | None:
 
 def secret_values() -> list[str]:
     """The values of every variable that holds a key, longest first."""
-    names = {*KEY_VARIABLES, *_extra_secret_names}
-    names.update(n for n in os.environ if _SECRET_NAME.search(n.upper()))
-    values = {os.environ.get(name, "").strip() for name in names}
-    return sorted((v for v in values if len(v) >= 4), key=len, reverse=True)
+    known = {os.environ.get(name, "").strip() for name in (*KEY_VARIABLES, *_extra_secret_names)}
+    values = {v for v in known if len(v) >= 4}
+    # Only guessed from the name: a short value ("true", "1234") would scrub ordinary words.
+    values.update(
+        v.strip() for n, v in os.environ.items() if _SECRET_NAME.search(n.upper()) and len(v) >= 12
+    )
+    return sorted(values, key=len, reverse=True)
 
 
 def redact(text: str) -> str:

@@ -164,10 +164,13 @@ def test_bad_get_settings_are_refused_at_load(field: str, reason: str):
         parse_pipeline(f'[steps.f]\nget = "http://127.0.0.1:9/"\n{field}\n', "p.toml")
 
 
-def test_a_fetched_key_never_reaches_the_report_or_the_json(sim_env: str, tmp_path: Path, web: str):
+@pytest.mark.parametrize("variable", ["OPENAI_API_KEY", "GITHUB_TOKEN"])
+def test_a_fetched_key_never_reaches_the_report_or_the_json(
+    sim_env: str, tmp_path: Path, web: str, variable: str
+):
     text = f'[steps.f]\nget = "{web}/key"\n'
     path = pipeline_file(tmp_path, text)
-    env = {"OPENAI_API_KEY": SECRET}
+    env = {variable: SECRET}
 
     report = modelrace("pipeline", path, sim=sim_env, **env)
     assert report.returncode == 0, report.stderr
