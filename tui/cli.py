@@ -7,6 +7,7 @@ SDKs) happen only inside the command that needs them.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from argparse import SUPPRESS
@@ -195,9 +196,13 @@ def _run(argv: Sequence[str] | None) -> int:
         _drop_stdout()
         return EXIT_FAILED
     except OSError as exc:
-        if exc.filename is not None:
+        if exc.filename is not None or exc.errno not in _WRITE_ERRORS:
             raise
         return _unwritable(exc)
+
+
+# What a write to stdout fails with when the disk or the device cannot take it.
+_WRITE_ERRORS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EIO}
 
 
 def _unwritable(exc: OSError) -> int:
