@@ -6,17 +6,24 @@
     base_url = "http://127.0.0.1:8000/v1"
     api_key_env = "VLLM_API_KEY"     # optional; the key itself never goes in the file
 
-Looked up in `$MODELRACE_CONFIG`, then `./modelrace.toml`, then the user config dir.
+Looked up in `$MODELRACE_CONFIG`, then `./modelrace.toml`, then the user config dir. The file
+in the current directory is used only once the user trusted its exact content
+(`modelrace trust`, see providers/trust.py): a repository must not be able to send a key to a
+server of its choosing. The user's own file and `$MODELRACE_CONFIG` are the user's choice.
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from providers.environment import register_secret
+from providers.echo import quote
+from providers.environment import register_secret, set_by_dotenv
+from providers.textfile import TextFileError, read_text_file
+
+LOCAL_CONFIG = "modelrace.toml"
 
 BUILTIN_PROVIDERS = ("openai", "gemini", "ollama", "anthropic", "sim", "local")
 
@@ -39,41 +46,85 @@ class Config:
     path: Path | None = None
     models: tuple[str, ...] = ()
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
+    # Set when a project-local file was skipped: one line for stderr, naming the command.
+    notice: str | None = None
 
 
-def config_paths() -> list[Path]:
-    """Where a config file is looked for, first match wins."""
-    explicit = os.environ.get("MODELRACE_CONFIG")
-    if explicit:
-        return [Path(explicit).expanduser()]
+def user_config_path() -> Path:
     from platformdirs import user_config_dir
 
-    return [Path.cwd() / "modelrace.toml", Path(user_config_dir("modelrace")) / "modelrace.toml"]
+    return Path(user_config_dir("modelrace")) / LOCAL_CONFIG
 
 
 def load_config(path: Path | None = None) -> Config:
-    """Read the first config file that exists; no file at all is an empty config."""
-    candidates = [path] if path is not None else config_paths()
-    for candidate in candidates:
-        if candidate.exists() or path is not None or os.environ.get("MODELRACE_CONFIG"):
-            return _parse(candidate)
-    return Config()
+    """The config in force; no file at all is an empty config.
+
+    An explicit `path` or `$MODELRACE_CONFIG` must exist. `./modelrace.toml` wins over the user
+    config only when trusted; otherwise it is skipped and `notice` says how to trust it.
+    """
+    explicit = os.environ.get("MODELRACE_CONFIG")
+    if path is None and explicit:
+        path = Path(explicit).expanduser()
+        if set_by_dotenv("MODELRACE_CONFIG"):
+            # A `.env` is project-local too: the file it names needs trust like ./modelrace.toml.
+            return _trusted_or_user(path)
+    if path is not None:
+        return _parse(path, _read(path))
+    return _trusted_or_user(Path.cwd() / LOCAL_CONFIG)
 
 
-def _parse(path: Path) -> Config:
+def _trusted_or_user(local: Path) -> Config:
+    notice = None
+    if local.exists():
+        text, notice = _trusted_text(local)
+        if text is not None:
+            return _parse(local, text)
+    user = user_config_path()
+    config = _parse(user, _read(user)) if user.exists() else Config()
+    return replace(config, notice=notice) if notice else config
+
+
+def _trusted_text(local: Path) -> tuple[str | None, str | None]:
+    """(the text, None) when trusted as it is now, else (None, why it is ignored).
+
+    The text is read once: what is checked is what gets parsed.
+    """
+    from providers.trust import TrustState, trust_state
+
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = read_text_file(local)
+        state = trust_state(local, text)
+    except (OSError, TextFileError):
+        state = TrustState.UNKNOWN
+    if state is TrustState.TRUSTED:
+        return text, None
+    command = (
+        "modelrace trust" if local == Path.cwd() / LOCAL_CONFIG else f"modelrace trust {local}"
+    )
+    return None, f"ignoring {local} ({state}); run `{command}` to use it"
+
+
+def _read(path: Path) -> str:
+    try:
+        return read_text_file(path)
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config file ({exc.__class__.__name__})") from None
+    except TextFileError as exc:
+        raise ConfigError(f"{path}: cannot read config file ({exc})") from None
+
+
+def _parse(path: Path, text: str) -> Config:
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML (nested too deeply)") from None
 
     unknown = set(data) - {"models", "endpoints"}
     if unknown:
         raise ConfigError(
-            f"{path}: unknown key {sorted(unknown)[0]!r} (expected models, endpoints)"
+            f"{path}: unknown key {quote(sorted(unknown)[0])} (expected models, endpoints)"
         )
     models = data.get("models", [])
     if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
@@ -89,7 +140,7 @@ def _parse(path: Path) -> Config:
 
 
 def _endpoint(path: Path, name: str, table: object) -> Endpoint:
-    where = f"{path}: endpoint {name!r}"
+    where = f"{path}: endpoint {quote(name)}"
     if name in BUILTIN_PROVIDERS:
         raise ConfigError(f"{where}: the name is a built-in provider; choose another")
     if not name.replace("-", "").replace("_", "").isalnum():
@@ -98,7 +149,7 @@ def _endpoint(path: Path, name: str, table: object) -> Endpoint:
         raise ConfigError(f"{where}: must be a table")
     unknown = set(table) - {"base_url", "api_key_env"}
     if unknown:
-        raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]!r}")
+        raise ConfigError(f"{where}: unknown key {quote(sorted(unknown)[0])}")
     base_url = table.get("base_url")
     if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
         raise ConfigError(f"{where}: base_url must be an http(s) URL")

@@ -1,14 +1,17 @@
 """Environment and secrets: `.env` loading, key lookup, and scrubbing keys out of text.
 
-Keys live only in the environment and inside SDK clients; anything we show (errors, logs,
-exports) passes through `redact` first so a key an SDK echoes back never reaches a screen.
+Keys live only in the environment and inside SDK clients. `redact` is the one scrubbing rule:
+everything that leaves the program (errors, text reports, panels, history, exports) passes
+through it, so a key an SDK echoes back or a pipeline step fetches never reaches a screen.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import threading
+from pathlib import Path
 
 # Variables whose values are secrets wherever they appear.
 KEY_VARIABLES: tuple[str, ...] = (
@@ -22,23 +25,51 @@ _KEY_SHAPES = re.compile(
     r"(sk-ant-[A-Za-z0-9_\-]{6,}|sk-[A-Za-z0-9_\-]{12,}|AIza[0-9A-Za-z_\-]{20,}|"
     r"(?i:bearer)\s+[A-Za-z0-9._\-]{12,})"
 )
+# Any variable named like these holds a secret too (GITHUB_TOKEN, VLLM_API_KEY, …).
+_SECRET_NAME = re.compile(r"(_API_KEY|_TOKEN|_SECRET|_PASSWORD)$")
 _extra_secret_names: set[str] = set()
+_from_dotenv: set[str] = set()  # the variables `.env` set (the shell had not)
 _loaded = False
 _lock = threading.Lock()
 
 
+class EnvFileError(ValueError):
+    """A `.env` file that cannot be read; the message names the file and the reason."""
+
+
 def load_env() -> None:
-    """Load `./.env` once without overriding variables that are already set."""
+    """Load `./.env` once without overriding variables that are already set.
+
+    The file is read by us (a regular UTF-8 file, capped) and only then parsed by python-dotenv,
+    so a bad file is one EnvFileError line instead of a traceback or a hang.
+    """
     global _loaded
     with _lock:
         if _loaded:
             return
         _loaded = True
-        from dotenv import find_dotenv, load_dotenv
+        from dotenv import dotenv_values, find_dotenv
+
+        from providers.textfile import TextFileError, read_text_file
 
         path = find_dotenv(usecwd=True)
-        if path:
-            load_dotenv(path, override=False)
+        if not path:
+            return
+        try:
+            text = read_text_file(Path(path))
+        except FileNotFoundError:
+            return
+        except TextFileError as exc:
+            raise EnvFileError(f"{path}: cannot read .env file ({exc})") from None
+        for name, value in dotenv_values(stream=io.StringIO(text)).items():
+            if value is not None and name not in os.environ:
+                os.environ[name] = value
+                _from_dotenv.add(name)
+
+
+def set_by_dotenv(name: str) -> bool:
+    """True when `.env`, not the user's shell, gave the variable its value."""
+    return name in _from_dotenv
 
 
 def register_secret(name: str) -> None:
@@ -56,11 +87,21 @@ def get_key(*names: str) -> str | None:
     return None
 
 
+def secret_values() -> list[str]:
+    """The values of every variable that holds a key, longest first."""
+    known = {os.environ.get(name, "").strip() for name in (*KEY_VARIABLES, *_extra_secret_names)}
+    values = {v for v in known if len(v) >= 4}
+    # Only guessed from the name: a short value ("true", "1234") would scrub ordinary words.
+    values.update(
+        v.strip() for n, v in os.environ.items() if _SECRET_NAME.search(n.upper()) and len(v) >= 12
+    )
+    return sorted(values, key=len, reverse=True)
+
+
 def redact(text: str) -> str:
     """Replace every known key value, and anything shaped like a key, with `***`."""
-    for name in (*KEY_VARIABLES, *_extra_secret_names):
-        value = os.environ.get(name, "").strip()
-        if len(value) >= 4:
+    for value in secret_values():
+        if value in text:
             text = text.replace(value, "***")
     return _KEY_SHAPES.sub("***", text)
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from providers.base import Adapter
+from providers.echo import quote
 from providers.events import Failed
 from providers.record import Result, Run, State
 from providers.request import Request
@@ -56,11 +57,11 @@ def parse_mode(text: str) -> Mode:
         try:
             limit = int(value)
         except ValueError:
-            raise ModeError(f"bad mode {text!r}: limit needs a number, e.g. limit=2") from None
+            raise ModeError(f"bad mode {quote(text)}: limit needs a number, e.g. limit=2") from None
         if limit < 1:
-            raise ModeError(f"bad mode {text!r}: limit must be at least 1")
+            raise ModeError(f"bad mode {quote(text)}: limit must be at least 1")
         return Mode("limit", limit)
-    raise ModeError(f"unknown mode {text!r}; choose one of {', '.join(MODE_NAMES)}")
+    raise ModeError(f"unknown mode {quote(text)}; choose one of {', '.join(MODE_NAMES)}")
 
 
 def default_pool_size() -> int:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# A day: longer is surely a typo, and past ~9e9 s the OS rejects the timeout (OverflowError).
+MAX_TIMEOUT_S = 86_400.0
+
 
 class SettingsError(ValueError):
     """A setting no provider would accept; the message names it and says why, in one line."""
@@ -17,8 +20,10 @@ def check_settings(
         raise SettingsError(f"temperature must be between 0 and 2, not {temperature:g}")
     if max_tokens is not None and max_tokens < 1:
         raise SettingsError(f"max_tokens must be at least 1, not {max_tokens}")
-    if timeout is not None and not timeout > 0:
-        raise SettingsError(f"timeout must be a positive number of seconds, not {timeout:g}")
+    if timeout is not None and not 0 < timeout <= MAX_TIMEOUT_S:
+        raise SettingsError(
+            f"timeout must be a positive number of seconds up to {MAX_TIMEOUT_S:g}, not {timeout:g}"
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from providers.config import BUILTIN_PROVIDERS, Config, Endpoint
+from providers.echo import quote
 
 _PROVIDER = re.compile(r"^[a-z][a-z0-9_\-]*$")
 
@@ -32,13 +33,15 @@ def parse_spec(text: str, config: Config | None = None) -> Spec:
     provider = provider.strip().lower()
     model = model.strip()
     if not sep or not provider or not model:
-        raise SpecError(f"malformed model spec {text!r}: expected PROVIDER:MODEL, e.g. sim:fast")
+        raise SpecError(
+            f"malformed model spec {quote(text)}: expected PROVIDER:MODEL, e.g. sim:fast"
+        )
     if not _PROVIDER.match(provider):
-        raise SpecError(f"malformed model spec {text!r}: bad provider name {provider!r}")
+        raise SpecError(f"malformed model spec {quote(text)}: bad provider name {quote(provider)}")
     endpoints = config.endpoints if config else {}
     if provider in endpoints:
         return Spec(provider, model, endpoints[provider])
     if provider not in BUILTIN_PROVIDERS:
         known = ", ".join(sorted((*BUILTIN_PROVIDERS, *endpoints)))
-        raise SpecError(f"unknown provider {provider!r} in {text!r}; known: {known}")
+        raise SpecError(f"unknown provider {quote(provider)} in {quote(text)}; known: {known}")
     return Spec(provider, model)

@@ -12,15 +12,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def modelrace(*args: str, sim: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """Run the command to its end and capture what it printed."""
+def modelrace(
+    *args: str, sim: str, cwd: Path = ROOT, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run the command to its end (in `cwd`) and capture what it printed."""
     return subprocess.run(
         [sys.executable, "-m", "tui", *args],
         capture_output=True,
         text=True,
         env={**os.environ, "MODELRACE_SIM_URL": sim, **env},
         timeout=60,
-        cwd=ROOT,
+        cwd=cwd,
     )
 
 

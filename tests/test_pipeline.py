@@ -523,14 +523,18 @@ def test_cli_json_matches_the_run_shape(sim_env: str, tmp_path: Path):
 
 
 def test_cli_text_report_and_exit_codes(sim_env: str, tmp_path: Path):
-    ok = write(tmp_path, f'[steps.a]\nwait = 0.1\noutput = "A"\n[steps.b]\nmodel = "{sim(0.05)}"\n')
+    ok = write(
+        tmp_path,
+        f'input = "hi"\n[steps.a]\nwait = 0.1\noutput = "A"\n[steps.b]\nmodel = "{sim(0.05)}"\n',
+    )
     out = modelrace("pipeline", ok, "--mode", "async", sim=sim_env)
     assert out.returncode == 0, out.stderr
     assert "[async]" in out.stdout and "critical path:" in out.stdout
     assert "[sync]" not in out.stdout
 
     failing = write(
-        tmp_path, '[steps.a]\nmodel = "sim:error"\n[steps.b]\nwait = 0\nafter = ["a"]\n'
+        tmp_path,
+        'input = "hi"\n[steps.a]\nmodel = "sim:error"\n[steps.b]\nwait = 0\nafter = ["a"]\n',
     )
     out = modelrace("pipeline", failing, "--mode", "sync", sim=sim_env)
     assert out.returncode == 1
@@ -547,7 +551,7 @@ def test_cli_ctrl_c_keeps_what_arrived_and_exits_130(sim_env: str, tmp_path: Pat
     slow = "fast,ttft=0.05,tokens=400,tps=40,jitter=0"
     path = write(
         tmp_path,
-        f'[steps.w]\nwait = 30\n[steps.m]\nmodel = "sim:{slow}"\n'
+        f'input = "hi"\n[steps.w]\nwait = 30\n[steps.m]\nmodel = "sim:{slow}"\n'
         '[steps.n]\nmodel = "sim:fast"\nafter = ["w"]\n',
     )
     status, stdout, stderr = interrupted("pipeline", path, "--mode", "async", sim=sim_env, after=4)
@@ -555,4 +559,4 @@ def test_cli_ctrl_c_keeps_what_arrived_and_exits_130(sim_env: str, tmp_path: Pat
     assert status == 130, stderr
     assert "Traceback" not in stderr and "(cancelled)" in stdout
     body = stdout.split("--- m (")[1].split("\n", 1)[1].split("\n\n---")[0].strip()
-    assert len(body) > 20 and expected_answer(slow, "").startswith(body)
+    assert len(body) > 20 and expected_answer(slow, "hi").startswith(body)

@@ -11,6 +11,7 @@ import pytest
 from providers import ConfigError, SpecError, load_config, make_adapter, parse_spec
 from providers.adapters.openai_adapter import CompatibleAdapter
 from providers.defaults import OFFLINE_DEFAULT, default_specs
+from providers.trust import trust_file
 
 
 def test_everything_after_the_first_colon_is_the_model():
@@ -84,8 +85,11 @@ def test_config_env_var_and_cwd_lookup(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.delenv("MODELRACE_CONFIG")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     assert load_config().models == ()
-    write(tmp_path, 'models = ["sim:slow"]')
+    path = write(tmp_path, 'models = ["sim:slow"]')
+    assert load_config().models == ()  # not trusted yet: tests/test_trust.py
+    trust_file(path)
     assert load_config().models == ("sim:slow",)
 
 

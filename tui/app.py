@@ -484,7 +484,7 @@ class ModelRaceApp(App[int]):
         if not text:
             self.notify("Nothing to copy yet in the selected panel.", severity="warning")
             return
-        self.copy_to_clipboard(text)
+        self.copy_to_clipboard(redact(text))
         self.run_worker(partial(self._save_answer, panel.spec, text), thread=True)  # type: ignore[union-attr]
 
     def _save_answer(self, spec: str, text: str) -> None:

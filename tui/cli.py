@@ -1,4 +1,4 @@
-"""The `modelrace` command line: the dashboard, `run`, `sim` and `models`.
+"""The `modelrace` command line: the dashboard, `run`, `sim`, `models`, `pipeline`, `trust`.
 
 Bad usage is one line on stderr and exit 2, never a traceback. Heavy imports (Textual, the
 SDKs) happen only inside the command that needs them.
@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import errno
 import os
 import sys
 from argparse import SUPPRESS
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from providers.config import Config, ConfigError, load_config
-from providers.environment import load_env, loopback_no_proxy
+from providers.config import LOCAL_CONFIG, Config, ConfigError, load_config
+from providers.echo import error_line, quote
+from providers.environment import EnvFileError, load_env, loopback_no_proxy
 from providers.race import ModeError, parse_mode
 from providers.request import Request, SettingsError
 from providers.spec import SpecError, parse_spec
-from tui.headless import EXIT_FAILED, EXIT_USAGE
+from tui.headless import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 
 class UsageError(Exception):
@@ -156,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=SUPPRESS,
         help=_SPEC_HELP + " (default: the configured set)",
     )
+
+    trust = commands.add_parser("trust", help=f"trust a project-local {LOCAL_CONFIG}, as it is now")
+    trust.add_argument("file", nargs="?", default=LOCAL_CONFIG, help=f"default ./{LOCAL_CONFIG}")
     return parser
 
 
@@ -183,10 +189,21 @@ def _add_settings(parser: argparse.ArgumentParser) -> None:
 
 def request_from(args: argparse.Namespace) -> Request:
     """Validate the shared settings; the same rules as the dashboard's settings screen."""
-    prompt = read_prompt(args.prompt)
+    prompt = utf8_text(read_prompt(args.prompt), "the prompt")
     if not prompt.strip():
         raise UsageError("the prompt is empty")
-    return make_request(prompt, args.system, args.temperature, args.max_tokens, args.timeout)
+    system = utf8_text(args.system, "--system") if args.system else None
+    return make_request(prompt, system, args.temperature, args.max_tokens, args.timeout)
+
+
+def utf8_text(value: str, what: str) -> str:
+    """Refuse text that was not valid UTF-8 on the command line (Python keeps such bytes as
+    lone surrogates): no API accepts it, and JSON readers reject it in our output."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(f"{what} is not valid UTF-8: {quote(value)}") from None
+    return value
 
 
 def read_prompt(given: str | None) -> str:
@@ -229,11 +246,21 @@ def resolve_specs(given: Sequence[str] | None, config: Config, *, strict: bool =
         parsed = parse_spec(spec, config)
         problem = make_adapter(parsed, config).spec_problem() if strict else None
         if problem:
-            raise UsageError(f"{spec}: {problem}")
+            raise UsageError(f"{quote(spec)}: {problem}")
     return specs
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    status = _run(argv)
+    try:
+        # Flushed here, not at exit: a full disk is then one line, not a traceback.
+        sys.stdout.flush()
+    except OSError as exc:
+        return _unwritable(exc)
+    return status
+
+
+def _run(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_args(argv)
@@ -243,13 +270,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             from providers.sim.__main__ import main as sim_main
 
             return sim_main(["--host", args.host, "--port", str(args.port)])
+        if args.command == "trust":
+            return trust_command(args.file)
         load_env()
         loopback_no_proxy()
         config = load_config()
+        if config.notice:
+            print(f"modelrace: {error_line(config.notice)}", file=sys.stderr)
         if args.command == "pipeline":
             from tui.pipeline_cli import run_pipeline_command
 
-            return run_pipeline_command(args.file, args.input, args.mode, config, as_json=args.json)
+            input_text = utf8_text(args.input, "--input")
+            return run_pipeline_command(args.file, input_text, args.mode, config, as_json=args.json)
         specs = resolve_specs(args.models, config, strict=args.command != "models")
         if args.command == "run":
             from tui.headless import run_headless
@@ -269,10 +301,47 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tui.app import run_dashboard
 
         return run_dashboard(specs, config)
-    except (UsageError, SpecError, ModeError, ConfigError) as exc:
-        print(f"modelrace: {exc}", file=sys.stderr)
+    except (UsageError, SpecError, ModeError, ConfigError, EnvFileError) as exc:
+        print(f"modelrace: {error_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:
         # The reader went away (`modelrace models | head`): stop quietly, as Unix tools do.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _drop_stdout()
         return EXIT_FAILED
+    except OSError as exc:
+        if exc.filename is not None or exc.errno not in _WRITE_ERRORS:
+            raise
+        return _unwritable(exc)
+
+
+# What a write to stdout fails with when the disk or the device cannot take it.
+_WRITE_ERRORS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EIO}
+
+
+def _unwritable(exc: OSError) -> int:
+    """stdout cannot be written (`> /dev/full`): say so once, exit 1; nothing else to save."""
+    _drop_stdout()
+    reason = exc.strerror or exc.__class__.__name__
+    print(f"modelrace: cannot write the output: {reason}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def trust_command(file: str) -> int:
+    """`modelrace trust [FILE]`: record the file's exact content as trusted (providers.trust)."""
+    from providers.textfile import TextFileError
+    from providers.trust import trust_file
+
+    path = Path(file).expanduser()
+    try:
+        digest = trust_file(path)
+    except FileNotFoundError:
+        raise UsageError(f"{quote(file)}: no such file") from None
+    except TextFileError as exc:
+        raise UsageError(f"{quote(file)}: cannot read it ({exc})") from None
+    print(f"trusted {path.resolve()} (sha256 {digest[:16]}); any edit makes it untrusted again")
+    return EXIT_OK

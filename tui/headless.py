@@ -52,7 +52,7 @@ def run_headless(
         print(export_json(document(request.prompt, race.runs)))
     else:
         # Model output is text: escape sequences are shown, never sent to the terminal.
-        print(visible(full_report(race.runs)))
+        print(redact(visible(full_report(race.runs))))
     # Inside the caller's BrokenPipeError handler, not at exit where it would be "ignored".
     sys.stdout.flush()
     if interrupted:

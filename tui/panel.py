@@ -20,6 +20,7 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widgets import Static
 
+from providers.environment import redact
 from providers.record import Result, State
 from tui.lineview import LineView
 from tui.text import visible, wrap
@@ -117,7 +118,7 @@ class StreamView(LineView):
             return
         old_count = self.row_count()
         first_changed = len(self._rows)
-        *done, tail = visible(self._tail + text).split("\n")
+        *done, tail = visible(redact(self._tail + text)).split("\n")
         if self._width:
             for line in done:
                 self._rows.extend(wrap(line, self._width))
@@ -128,7 +129,7 @@ class StreamView(LineView):
             self.rows_changed(first_changed, old_count)
 
     def show_markdown(self, text: str) -> None:
-        self._source = text
+        self._source = text = redact(text)
         if self._width:
             self._render_markdown(text, self._width)
 

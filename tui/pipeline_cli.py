@@ -10,6 +10,8 @@ from __future__ import annotations
 import sys
 
 from providers.config import Config
+from providers.echo import error_line
+from providers.environment import redact
 from providers.pipeline import (
     PipelineError,
     PipelinePass,
@@ -43,7 +45,7 @@ def run_pipeline_command(
         pipeline = load_pipeline(path, config)
         pipe = PipelineRun(pipeline, input_text, parse_pipeline_mode(mode), config)
     except (PipelineError, ModeError) as exc:
-        print(f"modelrace: {exc}", file=sys.stderr)
+        print(f"modelrace: {error_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     interrupted = run_to_end(pipe, progress=sys.stderr.isatty(), describe=_brief)
     if as_json:
@@ -51,7 +53,9 @@ def run_pipeline_command(
         doc["pipeline"] = pipeline.name
         print(export_json(doc))
     else:
-        print(visible(pipeline_report(pipe)))
+        # The one scrubbing rule (providers.environment.redact), as for --json: a fetched key
+        # must not reach the terminal.
+        print(redact(visible(pipeline_report(pipe))))
     if interrupted:
         print("modelrace: interrupted; what had arrived is shown above", file=sys.stderr)
         return interrupted

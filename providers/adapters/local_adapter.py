@@ -18,11 +18,24 @@ class LocalAdapter(OpenAIAdapter):
     def api_key(self) -> str:
         return "local"
 
-    def problem(self) -> str | None:
-        from providers.local import LocalModelError, require_engine, resolve_model_path
+    def spec_problem(self) -> str | None:
+        """The name or the file is checked (a stat and four bytes), never llama.cpp started:
+        `local:nope` is then bad usage, like `sim:nope`, instead of a failed race."""
+        from providers.local import LocalModelError, resolve_model_path
 
         try:
             resolve_model_path(self.spec.model)
+        except LocalModelError as exc:
+            return str(exc)
+        return None
+
+    def problem(self) -> str | None:
+        from providers.local import LocalModelError, require_engine
+
+        spec_problem = self.spec_problem()
+        if spec_problem:
+            return spec_problem
+        try:
             require_engine()
         except LocalModelError as exc:
             return str(exc)

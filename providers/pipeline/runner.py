@@ -11,22 +11,27 @@ draw a pipeline exactly as it draws a race.
 from __future__ import annotations
 
 import asyncio
+import codecs
+import contextlib
+import os
+import socket
+import threading
 import time
-import urllib.error
-import urllib.request
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from providers.base import Adapter, describe_error
 from providers.config import Config
 from providers.environment import one_line
 from providers.events import Failed, Started
+from providers.failures import FailureKind
 from providers.pipeline.graph import longest_path, observed_critical_path, topological_order
-from providers.pipeline.spec import Pipeline, Step
+from providers.pipeline.spec import Pipeline, PipelineError, Step
 from providers.race import (
     Mode,
     ModeError,
     Runner,
-    in_daemon_thread,
     prepare_clients,
 )
 from providers.record import Result, Run
@@ -128,6 +133,7 @@ class PipelineRun(Runner):
 
         self.pipeline = pipeline
         self.input = input_text or pipeline.input
+        pipeline.check_input(self.input)
         self.mode = parse_pipeline_mode(mode) if isinstance(mode, str) else mode
         if self.mode.name not in PIPELINE_MODES:
             raise ModeError(f"pipelines run in {', '.join(PIPELINE_MODES)}, not {self.mode}")
@@ -206,9 +212,7 @@ class PipelineRun(Runner):
             _finish(result, self._render(step, run))
         else:
             result.apply(Started(time.perf_counter()))
-            # urllib blocks: a daemon thread keeps the loop moving and never holds up the exit.
-            body, error = await in_daemon_thread(_http_get, str(step.url), step.timeout)
-            _finish(result, body, error)
+            _got(result, await _http_get_async(str(step.url), step.timeout, step.max_bytes))
 
     # --- sync: one step at a time, in file order, on a thread of its own ------------------
 
@@ -247,7 +251,11 @@ class PipelineRun(Runner):
             _finish(result, self._render(step, run))
         else:
             result.apply(Started(time.perf_counter()))
-            _finish(result, *_http_get(str(step.url), step.timeout))
+            got = _http_get(str(step.url), step.timeout, step.max_bytes, self._cancel)
+            if self._cancel.is_set():
+                result.cancel()
+            else:
+                _got(result, got)
 
     # --- shared ---------------------------------------------------------------------------
 
@@ -262,6 +270,8 @@ class PipelineRun(Runner):
         outputs = self._outputs(run)
         assert step.prompt is not None
         prompt = step.prompt.render(self.input, outputs)
+        if not prompt.strip():
+            raise PipelineError(f"the prompt is empty once {step.prompt.source!r} is filled in")
         system = step.system.render(self.input, outputs) if step.system else None
         result.prompt = prompt
         return Request(prompt, system or None, step.temperature, step.max_tokens, step.timeout)
@@ -291,19 +301,171 @@ def _skip(result: StepResult, failed: str) -> None:
     result.skip(f"{SKIPPED}: step {failed!r} failed")
 
 
-def _http_get(url: str, timeout: float | None) -> tuple[str, str | None]:
-    """The body as text, or an error line; a non-2xx status is an error."""
+# --- get steps: httpx, a total deadline, a size cap -----------------------------------------
+
+
+def _got(result: StepResult, got: str | Failed) -> None:
+    if isinstance(got, Failed):
+        result.apply(got)
+    else:
+        result.finish_with(got)
+
+
+async def _http_get_async(url: str, timeout: float | None, max_bytes: int) -> str | Failed:
+    """The body as text, or the failure. `timeout` bounds the whole exchange, not each read."""
+    import httpx
+
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            body = response.read()
-            charset = response.headers.get_content_charset() or "utf-8"
-            status = response.status
-    except urllib.error.HTTPError as exc:
-        return "", one_line(f"HTTP {exc.code}: {exc.reason}")
-    except urllib.error.URLError as exc:
-        return "", one_line(f"GET {url} failed: {exc.reason}")
-    except (OSError, ValueError) as exc:
-        return "", one_line(f"GET {url} failed: {describe_error(exc)}")
+        async with (
+            asyncio.timeout(timeout),
+            httpx.AsyncClient(timeout=timeout, follow_redirects=True) as client,
+            client.stream("GET", url) as response,
+        ):
+            if (refused := _refuse(response, url, max_bytes)) is not None:
+                return refused
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > max_bytes:
+                    return _too_large(url, max_bytes)
+            return _decode(bytes(body), response.charset_encoding)
+    except TimeoutError:
+        return _timed_out_get(timeout)
+    except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as exc:
+        return _get_failed(url, exc, timeout)
+
+
+def _http_get(
+    url: str, timeout: float | None, max_bytes: int, cancel: threading.Event | None = None
+) -> str | Failed:
+    """The sync side of `_http_get_async`, with httpx's sync client.
+
+    httpx's timeouts bound each read, so a server dripping a byte a second would never time
+    out: a watchdog shuts the socket down at the deadline (or on cancel), which ends the
+    blocked read at once, and the step reports its timeout.
+    """
+    import httpx
+
+    sockets: list[socket.socket] = []
+    stop = threading.Event()
+    fired = threading.Event()
+
+    def trace(event: str, info: dict[str, Any]) -> None:
+        if event in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+            stream = info.get("return_value")
+            sock = stream.get_extra_info("socket") if stream is not None else None
+            if sock is not None:
+                sockets.append(sock)
+                if fired.is_set():
+                    _shut(sockets)
+
+    watchdog = threading.Thread(
+        target=_watch, args=(timeout, cancel, stop, fired, sockets), daemon=True
+    )
+    watchdog.start()
+    try:
+        with (
+            httpx.Client(timeout=timeout, follow_redirects=True) as client,
+            client.stream("GET", url, extensions={"trace": trace}) as response,
+        ):
+            if (refused := _refuse(response, url, max_bytes)) is not None:
+                return refused
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > max_bytes:
+                    return _too_large(url, max_bytes)
+                if fired.is_set():
+                    break
+            if not fired.is_set():
+                return _decode(bytes(body), response.charset_encoding)
+    except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as exc:
+        if not fired.is_set():
+            return _get_failed(url, exc, timeout)
+    finally:
+        stop.set()
+    return _timed_out_get(timeout)
+
+
+def _watch(
+    timeout: float | None,
+    cancel: threading.Event | None,
+    stop: threading.Event,
+    fired: threading.Event,
+    sockets: list[socket.socket],
+) -> None:
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        left = 0.1 if deadline is None else min(0.1, deadline - time.monotonic())
+        if stop.wait(max(0.0, left)):
+            return
+        expired = deadline is not None and time.monotonic() >= deadline
+        if expired or (cancel is not None and cancel.is_set()):
+            fired.set()
+            _shut(sockets)
+            return
+
+
+def _shut(sockets: Iterable[socket.socket]) -> None:
+    """shutdown, not close: only shutdown wakes a read blocked in another thread."""
+    for sock in list(sockets):
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+def _refuse(response: Any, url: str, max_bytes: int) -> Failed | None:
+    """A non-2xx status, or a declared length over the cap: refused before the body is read."""
+    status = response.status_code
     if not 200 <= status < 300:
-        return "", f"HTTP {status}"
-    return body.decode(charset, errors="replace"), None
+        reason = response.reason_phrase or "error"
+        return Failed(
+            time.perf_counter(), one_line(f"HTTP {status}: {reason}"), FailureKind.HTTP, status
+        )
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        return _too_large(url, max_bytes)
+    return None
+
+
+def _decode(body: bytes, charset: str | None) -> str:
+    """Decoded with the declared charset; an unknown one falls back to UTF-8, and bytes that do
+    not decode become U+FFFD rather than failing the step."""
+    try:
+        codecs.lookup(charset or "utf-8")
+        return body.decode(charset or "utf-8", errors="replace")
+    except LookupError:
+        return body.decode("utf-8", errors="replace")
+
+
+def _too_large(url: str, max_bytes: int) -> Failed:
+    return Failed(
+        time.perf_counter(),
+        one_line(f"GET {url}: the body is larger than max_bytes ({max_bytes:,} bytes)"),
+        FailureKind.OTHER,
+    )
+
+
+def _timed_out_get(timeout: float | None) -> Failed:
+    if timeout is None:
+        return Failed(time.perf_counter(), "cancelled", FailureKind.CANCELLED)
+    return Failed(time.perf_counter(), f"timed out after {timeout:g} s", FailureKind.TIMEOUT)
+
+
+def _get_failed(url: str, exc: BaseException, timeout: float | None) -> Failed:
+    import httpx
+
+    if isinstance(exc, httpx.TimeoutException):
+        return _timed_out_get(timeout)
+    kind = FailureKind.CONNECTION if isinstance(exc, httpx.TransportError) else FailureKind.OTHER
+    return Failed(time.perf_counter(), one_line(f"GET {url} failed: {_os_reason(exc)}"), kind)
+
+
+def _os_reason(exc: BaseException) -> str:
+    """The socket's own reason ("Connection refused") when there is one: the sync and async
+    transports word the same failure differently."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno:
+            return os.strerror(seen.errno)
+        seen = seen.__cause__ or seen.__context__
+    return describe_error(exc)

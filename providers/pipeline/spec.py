@@ -15,7 +15,8 @@ A pipeline is a TOML file::
 
     [steps.fetch]                     # an HTTP GET: the body is the output
     get = "http://127.0.0.1:8080/doc"
-    timeout = 10                      # optional, seconds (default 30)
+    timeout = 10                      # optional, seconds from start to last byte (default 30)
+    max_bytes = 2_000_000             # optional, a larger body fails the step (default 1 MB)
 
     [steps.draft]                     # an LLM call
     model = "local:smollm2"           # any model spec
@@ -26,7 +27,8 @@ A pipeline is a TOML file::
 Templates (`prompt`, `system`, `output`) may use `{input}` and `{steps.NAME}` for any step
 upstream of this one (reachable through `after`); `{{` and `}}` are literal braces. `prompt`
 defaults to `{input}`. Every mistake is a `PipelineError` naming the file, the step and the
-reason, raised before anything runs.
+reason, raised before anything runs: unknown models (`sim:nope`, a missing `local:` file)
+included, and a template that uses `{input}` when there is no input to give it.
 """
 
 from __future__ import annotations
@@ -40,20 +42,24 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from providers.config import Config
-from providers.request import SettingsError, check_settings
-from providers.spec import SpecError, parse_spec
+from providers.echo import quote
+from providers.request import MAX_TIMEOUT_S, SettingsError, check_settings
+from providers.spec import Spec, SpecError, parse_spec
+from providers.textfile import TextFileError, read_text_file
 
 KINDS = ("model", "wait", "get")  # the field that makes a step an llm, wait or get step
 KIND_NAMES = {"model": "llm", "wait": "wait", "get": "get"}
 STEP_FIELDS = {
     "llm": ("after", "model", "prompt", "system", "temperature", "max_tokens", "timeout"),
     "wait": ("after", "wait", "output"),
-    "get": ("after", "get", "timeout"),
+    "get": ("after", "get", "timeout", "max_bytes"),
 }
 ALL_STEP_FIELDS = tuple(dict.fromkeys(f for fields in STEP_FIELDS.values() for f in fields))
 TOP_FIELDS = ("name", "description", "input", "defaults", "steps")
 DEFAULT_FIELDS = ("system", "temperature", "max_tokens", "timeout")
 DEFAULT_GET_TIMEOUT = 30.0
+DEFAULT_GET_MAX_BYTES = 1_000_000
+MAX_WAIT_S = MAX_TIMEOUT_S  # a day; a larger sleep overflows the OS's timeout
 
 Fail = Callable[[str | None, str], NoReturn]
 
@@ -71,6 +77,13 @@ class Template:
 
     source: str
     parts: tuple[str | tuple[str, str], ...]  # text, or ("input", "") / ("steps", NAME)
+
+    @property
+    def needs_input(self) -> bool:
+        """True when the template is `{input}` and blanks: empty whenever the input is."""
+        literal = "".join(p for p in self.parts if isinstance(p, str))
+        refs = [p for p in self.parts if isinstance(p, tuple)]
+        return not literal.strip() and bool(refs) and all(r[0] == "input" for r in refs)
 
     @property
     def references(self) -> tuple[str, ...]:
@@ -135,6 +148,7 @@ class Step:
     output: Template | None = None
     # get
     url: str | None = None
+    max_bytes: int = DEFAULT_GET_MAX_BYTES
 
     @property
     def templates(self) -> tuple[tuple[str, Template], ...]:
@@ -166,15 +180,27 @@ class Pipeline:
     def step(self, name: str) -> Step:
         return self.by_name[name]
 
+    def check_input(self, input_text: str) -> None:
+        """Refuse to start a step whose prompt would be empty: `{input}` alone, and no input."""
+        if input_text.strip():
+            return
+        for step in self.steps:
+            if step.prompt is not None and step.prompt.needs_input:
+                raise PipelineError(
+                    f"{self.source}: step {quote(step.name)} would send an empty prompt: "
+                    "give --input TEXT, set input = ... in the file, or give the step a prompt"
+                )
+
 
 def load_pipeline(path: str | Path, config: Config | None = None) -> Pipeline:
     """Read and check a pipeline file; any problem is one PipelineError line."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise PipelineError(f"{path}: cannot read the file ({reason})") from None
+        text = read_text_file(path)
+    except FileNotFoundError:
+        raise PipelineError(f"{path}: cannot read the file (No such file or directory)") from None
+    except TextFileError as exc:
+        raise PipelineError(f"{path}: cannot read the file ({exc})") from None
     return parse_pipeline(text, str(path), config, default_name=path.stem)
 
 
@@ -192,10 +218,12 @@ def parse_pipeline(
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PipelineError(f"{source}: not valid TOML ({exc})") from None
+    except RecursionError:
+        raise PipelineError(f"{source}: not valid TOML (nested too deeply)") from None
     fail = _failer(source)
     for key in data:
         if key not in TOP_FIELDS:
-            fail(None, f"unknown top-level field {key!r}; known: {', '.join(TOP_FIELDS)}")
+            fail(None, f"unknown top-level field {quote(key)}; known: {', '.join(TOP_FIELDS)}")
     name = _opt_str(data, "name", fail, None) or default_name
     description = _opt_str(data, "description", fail, None) or ""
     default_input = _opt_str(data, "input", fail, None) or ""
@@ -204,7 +232,8 @@ def parse_pipeline(
         fail(None, "[defaults] must be a table")
     for key in defaults:
         if key not in DEFAULT_FIELDS:
-            fail(None, f"unknown field {key!r} in [defaults]; known: {', '.join(DEFAULT_FIELDS)}")
+            known = ", ".join(DEFAULT_FIELDS)
+            fail(None, f"unknown field {quote(key)} in [defaults]; known: {known}")
     raw_steps = data.get("steps")
     if raw_steps is None or raw_steps == {}:
         fail(None, "no steps; add at least one [steps.NAME] table")
@@ -224,7 +253,7 @@ def parse_pipeline(
 
 def _failer(source: str) -> Fail:
     def fail(step: str | None, reason: str) -> NoReturn:
-        where = f"{source}: step {step!r}: " if step else f"{source}: "
+        where = f"{source}: step {quote(step)}: " if step else f"{source}: "
         raise PipelineError(where + reason)
 
     return fail
@@ -245,9 +274,9 @@ def _parse_step(
     kind = KIND_NAMES[kinds[0]]
     for key in body:
         if key not in ALL_STEP_FIELDS:
-            fail(name, f"unknown field {key!r}; known: {', '.join(ALL_STEP_FIELDS)}")
+            fail(name, f"unknown field {quote(key)}; known: {', '.join(ALL_STEP_FIELDS)}")
         if key not in STEP_FIELDS[kind]:
-            fail(name, f"field {key!r} does not apply to a {kind} step")
+            fail(name, f"field {quote(key)} does not apply to a {kind} step")
     after = body.get("after", [])
     if isinstance(after, str):
         after = [after]
@@ -269,29 +298,35 @@ def _parse_step(
     common = {"name": name, "kind": kind, "after": tuple(after), "index": index}
     if kind == "wait":
         seconds = _number(body, "wait", name, fail)
-        if seconds is None or seconds < 0:
-            fail(name, "wait must be a number of seconds, at least 0")
+        if seconds is None or not 0 <= seconds <= MAX_WAIT_S:
+            fail(name, f"wait must be a number of seconds, at least 0 and at most {MAX_WAIT_S:g}")
         return Step(**common, seconds=seconds, output=template("output", body.get("output", "")))
     if kind == "get":
         url = body["get"]
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            fail(name, f"get must be an http:// or https:// URL, not {url!r}")
+            fail(name, f"get must be an http:// or https:// URL, not {quote(url)}")
         timeout = _number(body, "timeout", name, fail)
-        if timeout is not None and timeout <= 0:
-            fail(name, "timeout must be a positive number of seconds")
-        return Step(**common, url=url, timeout=timeout or DEFAULT_GET_TIMEOUT)
+        if timeout is not None and not 0 < timeout <= MAX_TIMEOUT_S:
+            fail(name, f"timeout must be a positive number of seconds up to {MAX_TIMEOUT_S:g}")
+        max_bytes = body.get("max_bytes", DEFAULT_GET_MAX_BYTES)
+        if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
+            fail(name, f"max_bytes must be a whole number, at least 1, not {quote(max_bytes)}")
+        return Step(**common, url=url, timeout=timeout or DEFAULT_GET_TIMEOUT, max_bytes=max_bytes)
     model = body["model"]
     if not isinstance(model, str):
         fail(name, f'model must be a spec string like "sim:fast", not {_type(model)}')
     try:
-        parse_spec(model, config)
+        spec = parse_spec(model, config)
     except SpecError as exc:
         fail(name, str(exc))
+    problem = _spec_problem(spec, config)
+    if problem:
+        fail(name, f"model {quote(model)}: {problem}")
     merged = {**defaults, **{k: v for k, v in body.items() if k in DEFAULT_FIELDS}}
     temperature = _number(merged, "temperature", name, fail)
     max_tokens = merged.get("max_tokens")
     if max_tokens is not None and (not isinstance(max_tokens, int) or isinstance(max_tokens, bool)):
-        fail(name, f"max_tokens must be a whole number, not {max_tokens!r}")
+        fail(name, f"max_tokens must be a whole number, not {quote(max_tokens)}")
     timeout = _number(merged, "timeout", name, fail)
     try:
         check_settings(temperature, max_tokens, timeout)
@@ -308,12 +343,19 @@ def _parse_step(
     )
 
 
+def _spec_problem(spec: Spec, config: Config | None) -> str | None:
+    """The adapter's own cheap check of the model name, as `run -m` does before it starts."""
+    from providers.registry import make_adapter
+
+    return make_adapter(spec, config).spec_problem()
+
+
 def _number(body: dict[str, Any], key: str, step: str, fail: Fail) -> float | None:
     value = body.get(key)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        fail(step, f"{key} must be a number, not {value!r}")
+        fail(step, f"{key} must be a number, not {quote(value)}")
     return float(value)
 
 
