@@ -186,8 +186,7 @@ def test_the_reason_the_dashboard_shows_names_what_kept_the_sides_apart():
 # --- a model that cannot start is named before the race; the others race --------------------
 
 
-def test_unusable_models_are_named_first_and_the_others_race(sim_url: str, tmp_path: Path):
-    missing = tmp_path / "nope.gguf"
+def test_unusable_models_are_named_first_and_the_others_race(sim_url: str):
     out = modelrace(
         "run",
         PROMPT,
@@ -196,7 +195,7 @@ def test_unusable_models_are_named_first_and_the_others_race(sim_url: str, tmp_p
         "-m",
         f"sim:{QUICK}",
         "-m",
-        f"local:{missing}",
+        "gemini:gemini-2.5-flash",
         "--mode",
         "async",
         "--json",
@@ -208,14 +207,15 @@ def test_unusable_models_are_named_first_and_the_others_race(sim_url: str, tmp_p
     assert len(lines) == 2
     assert lines[0].startswith("modelrace: skipping anthropic:claude-haiku-4-5: ")
     assert "ANTHROPIC_API_KEY is not set" in lines[0]
-    assert lines[1].startswith(f"modelrace: skipping local:{missing}: ")
+    assert lines[1].startswith("modelrace: skipping gemini:gemini-2.5-flash: ")
+    assert "GEMINI_API_KEY is not set" in lines[1]
     [run] = json.loads(out.stdout)["runs"]
     assert [(r["model"], r["text"]) for r in run["results"]] == [
         (f"sim:{QUICK}", expected_answer(QUICK, PROMPT))
     ]
 
 
-def test_exit_2_when_no_model_can_run(sim_url: str, tmp_path: Path):
+def test_exit_2_when_no_model_can_run(sim_url: str):
     out = modelrace(
         "run",
         PROMPT,
@@ -224,7 +224,7 @@ def test_exit_2_when_no_model_can_run(sim_url: str, tmp_path: Path):
         "-m",
         "gemini:gemini-2.5-flash",
         "-m",
-        f"local:{tmp_path / 'nope.gguf'}",
+        "anthropic:claude-haiku-4-5",
         "--json",
         sim=sim_url,
     )
@@ -232,7 +232,7 @@ def test_exit_2_when_no_model_can_run(sim_url: str, tmp_path: Path):
     assert out.returncode == 2
     assert out.stdout == ""
     lines = out.stderr.splitlines()
-    starts = ("cannot run openai:", "cannot run gemini:", "cannot run local:")
+    starts = ("cannot run openai:", "cannot run gemini:", "cannot run anthropic:")
     assert len(lines) == 3
     for line, start in zip(lines, starts, strict=True):
         assert line.startswith(f"modelrace: {start}")
