@@ -17,8 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from providers.base import Adapter
-from providers.events import Failed
+from providers.base import Adapter, failure
 from providers.record import Result, Run, State
 from providers.request import Request
 
@@ -279,9 +278,7 @@ async def _isolated(coro: object, result: Result) -> None:
     except asyncio.CancelledError:
         result.cancel()
     except Exception as exc:
-        from providers.base import describe_error
-
-        result.apply(Failed(time.perf_counter(), describe_error(exc)))
+        result.apply(failure(exc))
 
 
 class DaemonPool:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing, closing
 from typing import Any
 
 from providers.base import Adapter, Done, Piece, Tokens
+from providers.failures import Classified, FailureKind, http_failure
 from providers.request import Request
 
 
 class GeminiAdapter(Adapter):
-    provider = "gemini"
     key_variables = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 
     def make_sync_client(self, timeout: float | None) -> Any:
@@ -31,6 +32,21 @@ class GeminiAdapter(Adapter):
         # Build the lazily created model resources now, off the loop, before the clock.
         _ = client.models, client.aio.models
         return client
+
+    def classify(self, exc: BaseException) -> Classified | None:
+        errors = sys.modules.get("google.genai.errors")
+        if errors is not None and isinstance(exc, errors.APIError):
+            return http_failure(exc.code, exc.message or exc.status)
+        # Its async side uses aiohttp when that is installed.
+        aiohttp = sys.modules.get("aiohttp")
+        if aiohttp is not None:
+            if isinstance(exc, aiohttp.ServerTimeoutError):
+                return Classified(FailureKind.TIMEOUT)
+            if isinstance(exc, aiohttp.ClientPayloadError):
+                return Classified(FailureKind.DROPPED)
+            if isinstance(exc, aiohttp.ClientConnectionError):
+                return Classified(FailureKind.CONNECTION)
+        return None
 
     async def close_async_client(self, client: Any) -> None:
         await client.aio.aclose()

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, ClassVar
 
+from providers.adapters import stainless
 from providers.base import Adapter, Done, Piece, Tokens
 from providers.environment import get_key
+from providers.failures import Classified
 from providers.request import Request
 
 
 class OpenAIAdapter(Adapter):
-    provider = "openai"
     key_variables = ("OPENAI_API_KEY",)
     # OpenAI's own API refuses max_tokens for reasoning models; compatible servers know it.
     max_tokens_field: ClassVar[str] = "max_completion_tokens"
@@ -33,8 +35,9 @@ class OpenAIAdapter(Adapter):
             return f"{endpoint.api_key_env} is not set; export it or add it to .env"
         return None if endpoint is not None else super().problem()
 
-    def model_name(self) -> str:
-        return self.spec.model
+    def classify(self, exc: BaseException) -> Classified | None:
+        openai = sys.modules.get("openai")
+        return None if openai is None else stainless.classify(openai, exc)
 
     def make_sync_client(self, timeout: float | None) -> Any:
         import openai
@@ -57,7 +60,7 @@ class OpenAIAdapter(Adapter):
 
     def _params(self, request: Request) -> dict[str, Any]:
         params: dict[str, Any] = {
-            "model": self.model_name(),
+            "model": self.spec.model,
             "messages": request.messages(),
             "stream": True,
             "stream_options": {"include_usage": True},

@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 
-from providers.base import Adapter, describe_error
+from providers.base import Adapter, describe_error, failure
 from providers.config import Config
 from providers.environment import one_line
 from providers.events import Failed, Started
@@ -187,7 +187,7 @@ class PipelineRun(Runner):
         except asyncio.CancelledError:
             result.cancel()
         except Exception as exc:
-            result.apply(Failed(time.perf_counter(), describe_error(exc)))
+            result.apply(failure(exc))
         finally:
             if not result.state.over:
                 result.cancel()
@@ -228,7 +228,7 @@ class PipelineRun(Runner):
                 try:
                     self._execute_sync(step, run, result)
                 except Exception as exc:
-                    result.apply(Failed(time.perf_counter(), describe_error(exc)))
+                    result.apply(failure(exc))
                 if not result.state.over:
                     result.cancel()
             if not result.ok:
