@@ -24,6 +24,7 @@ from contextlib import aclosing, closing
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from providers.catalog import BY_NAME
 from providers.environment import get_key, one_line
 from providers.events import Event, Failed, Finished, Started, TextDelta, Usage
 from providers.failures import Classified, FailureKind, StreamError
@@ -59,8 +60,6 @@ class MissingKey(Exception):
 class Adapter:
     """One model behind one spec, with a sync and an async stream of the same events."""
 
-    # Any one of these variables is enough; the first is the one named when all are missing.
-    key_variables: ClassVar[tuple[str, ...]] = ()
     # Shown while clients are built, for providers where that takes noticeable time.
     preparing_note: ClassVar[str | None] = None
 
@@ -105,6 +104,12 @@ class Adapter:
         return dataclasses.replace(self._prepare_error, t=time.perf_counter())
 
     # --- keys and readiness -------------------------------------------------------------
+
+    @property
+    def key_variables(self) -> tuple[str, ...]:
+        """Its provider's key variables, from the provider table (none for a keyless one)."""
+        provider = BY_NAME.get(self.spec.provider)
+        return () if provider is None else provider.key_variables
 
     def api_key(self) -> str:
         """The key from the environment, or MissingKey naming the variable to set."""

@@ -16,9 +16,10 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from providers.catalog import PROVIDERS
 from providers.environment import register_secret
 
-BUILTIN_PROVIDERS = ("openai", "gemini", "ollama", "anthropic", "sim", "local")
+BUILTIN_PROVIDERS = tuple(p.name for p in PROVIDERS)
 
 
 class ConfigError(ValueError):

@@ -30,8 +30,6 @@ _ERROR_KINDS = {
 
 
 class AnthropicAdapter(Adapter):
-    key_variables = ("ANTHROPIC_API_KEY",)
-
     def make_sync_client(self, timeout: float | None) -> Any:
         import anthropic
 

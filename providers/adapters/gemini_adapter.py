@@ -13,8 +13,6 @@ from providers.request import Request
 
 
 class GeminiAdapter(Adapter):
-    key_variables = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
-
     def make_sync_client(self, timeout: float | None) -> Any:
         return self._client(timeout)
 

@@ -10,7 +10,6 @@ from providers.adapters.openai_adapter import OpenAIAdapter
 
 
 class LocalAdapter(OpenAIAdapter):
-    key_variables = ()
     max_tokens_field = "max_tokens"
     preparing_note = "loading the model into llama.cpp…"
 

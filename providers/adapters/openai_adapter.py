@@ -14,7 +14,6 @@ from providers.request import Request
 
 
 class OpenAIAdapter(Adapter):
-    key_variables = ("OPENAI_API_KEY",)
     # OpenAI's own API refuses max_tokens for reasoning models; compatible servers know it.
     max_tokens_field: ClassVar[str] = "max_completion_tokens"
 

@@ -10,7 +10,6 @@ from providers.adapters.openai_adapter import OpenAIAdapter
 
 
 class SimAdapter(OpenAIAdapter):
-    key_variables = ()
     max_tokens_field = "max_tokens"
     preparing_note = "starting the simulator…"
 
