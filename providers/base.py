@@ -19,7 +19,7 @@ import json
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Generator
 from contextlib import aclosing, closing
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -50,6 +50,9 @@ class Done:
 
 
 Piece = str | Tokens | Done
+# Generators, not just iterators: the stream closes them to end a request early.
+Pieces = Generator[Piece, None, None]
+AsyncPieces = AsyncGenerator[Piece, None]
 
 
 class MissingKey(Exception):
@@ -81,10 +84,10 @@ class Adapter:
     def make_async_client(self, timeout: float | None) -> Any:
         raise NotImplementedError
 
-    def pieces_sync(self, client: Any, request: Request) -> Iterator[Piece]:
+    def pieces_sync(self, client: Any, request: Request) -> Pieces:
         raise NotImplementedError
 
-    def pieces_async(self, client: Any, request: Request) -> AsyncIterator[Piece]:
+    def pieces_async(self, client: Any, request: Request) -> AsyncPieces:
         raise NotImplementedError
 
     def classify(self, exc: BaseException) -> Classified | None:
@@ -164,7 +167,7 @@ class Adapter:
 
     def stream_sync(
         self, request: Request, cancel: threading.Event | None = None
-    ) -> Iterator[Event]:
+    ) -> Generator[Event, None, None]:
         """Events from the sync SDK client: real blocking I/O, as a sync run measures it."""
         self.prepare_sync(request.timeout)
         yield Started(time.perf_counter())

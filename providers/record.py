@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any, Generic, TypeVar
 
 from providers.events import Event, Failed, Finished, Started, TextDelta, Usage
 from providers.failures import FailureKind
@@ -38,9 +40,11 @@ CHARS_PER_TOKEN = 4
 
 @dataclass(eq=False)
 class Result:
-    """One model's request within one run. Times are absolute `perf_counter()` values."""
+    """One request within one run. Times are absolute `perf_counter()` values."""
 
-    model: str
+    # Where the text comes from: a model spec; for a pipeline step that is no model, what it
+    # does ("wait 2s", "GET url"). Exported under the JSON key "model", as the contract says.
+    source: str
     state: State = State.PREPARING
     chunks: list[str] = field(default_factory=list)
     chunk_times: list[float] = field(default_factory=list)
@@ -122,6 +126,11 @@ class Result:
         self.state = State.CANCELLED if kind is FailureKind.CANCELLED else State.FAILED
 
     @property
+    def label(self) -> str:
+        """What a row showing this result is called."""
+        return self.source
+
+    @property
     def skipped(self) -> bool:
         return self.error_kind is FailureKind.SKIPPED
 
@@ -183,7 +192,7 @@ class Result:
         itl = self.inter_token_latency
         tps = self.tokens_per_s
         return {
-            "model": self.model,
+            "model": self.source,
             "ok": self.ok,
             "text": self.text,
             "error": self.error,
@@ -201,12 +210,15 @@ class Result:
         }
 
 
+ResultT = TypeVar("ResultT", bound=Result)
+
+
 @dataclass(eq=False)
-class Run:
-    """One pass of the prompt over every model in one mode."""
+class Run(Generic[ResultT]):
+    """One pass of the prompt over every model in one mode (for a pipeline, every step)."""
 
     mode: str
-    results: list[Result]
+    results: list[ResultT]
     concurrent: bool
     t0: float | None = None
     t_end: float | None = None
@@ -218,6 +230,16 @@ class Run:
     @property
     def over(self) -> bool:
         return self.t_end is not None
+
+    @property
+    def label(self) -> str:
+        """The pipeline a pass belongs to; empty for a race."""
+        return ""
+
+    @property
+    def critical_path(self) -> list[str]:
+        """The labels of the results that decided the wall time; empty for a race."""
+        return []
 
     @property
     def wall_s(self) -> float | None:
@@ -269,10 +291,10 @@ class Run:
         }
 
 
-def speedup(runs: list[Run]) -> float | None:
+def speedup(runs: Sequence[Run[Any]]) -> float | None:
     """Sync wall over async wall, when both ran and finished."""
-    sync = next((r for r in runs if r.mode == "sync" and r.wall_s), None)
-    other = next((r for r in runs if r.mode == "async" and r.wall_s), None)
+    sync = next((r.wall_s for r in runs if r.mode == "sync" and r.wall_s), None)
+    other = next((r.wall_s for r in runs if r.mode == "async" and r.wall_s), None)
     if sync is None or other is None:
         return None
-    return sync.wall_s / other.wall_s  # type: ignore[operator]
+    return sync / other

@@ -16,7 +16,7 @@ from cli_helpers import interrupted, modelrace
 from providers.pipeline import (
     PipelineError,
     PipelinePass,
-    PipelineRun,
+    PipelineRunner,
     load_pipeline,
     parse_pipeline,
     parse_template,
@@ -34,7 +34,7 @@ def sim(ttft: float, tokens: int = 8, tps: int = 100) -> str:
 
 
 async def run_text(text: str, mode: str = "async", input_text: str = "Q?") -> list[PipelinePass]:
-    return await PipelineRun(parse_pipeline(text, "t.toml"), input_text, mode).run()
+    return await PipelineRunner(parse_pipeline(text, "t.toml"), input_text, mode).run()
 
 
 def span(run: PipelinePass, step: str) -> tuple[float, float]:
@@ -258,7 +258,7 @@ async def test_a_failed_step_skips_only_its_downstream(sim_env: str, mode: str):
 
 
 async def test_cancel_stops_every_step_and_keeps_the_record(sim_env: str):
-    pipe = PipelineRun(
+    pipe = PipelineRunner(
         parse_pipeline(
             f"""
             [steps.w]
@@ -451,7 +451,7 @@ async def test_time_scale_shrinks_waits_only(sim_env: str):
     rag = load_pipeline(ROOT / "examples" / "rag.toml")
     text = (ROOT / "examples" / "rag.toml").read_text().replace("local:smollm2", sim(0.05))
     text = text.replace('"sim:hosted"', f'"{sim(0.05)}"')
-    pipe = PipelineRun(parse_pipeline(text, "rag.toml"), "", "async", time_scale=0.1)
+    pipe = PipelineRunner(parse_pipeline(text, "rag.toml"), "", "async", time_scale=0.1)
     [run] = await pipe.run()
 
     assert pipe.input == rag.input  # the file's own input when none is given

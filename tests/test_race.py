@@ -122,7 +122,7 @@ async def test_cancel_keeps_what_arrived(sim_env: str):
     assert run.cancelled and run.over
     for r in run.results:
         assert r.state is State.CANCELLED and r.text
-        assert expected_answer(r.model.removeprefix("sim:"), PROMPT).startswith(r.text)
+        assert expected_answer(r.source.removeprefix("sim:"), PROMPT).startswith(r.text)
 
 
 def test_metrics_follow_their_definitions():

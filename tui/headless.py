@@ -6,7 +6,8 @@ import asyncio
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from providers.config import Config
 from providers.environment import redact
@@ -45,7 +46,7 @@ def export_json(doc: dict[str, object]) -> str:
     return redact(json.dumps(doc, ensure_ascii=False))
 
 
-def document(prompt: str, runs: list[Run]) -> dict[str, object]:
+def document(prompt: str, runs: Sequence[Run[Any]]) -> dict[str, object]:
     """The `run --json` contract from DESIGN.md (extra keys only add to it)."""
     ratio = speedup(runs)
     return {
@@ -91,7 +92,7 @@ async def _progress(runner: Runner, describe: Callable[[Result], str]) -> None:
 
 def _brief(result: Result) -> str:
     state = result.state
-    return f"{result.model} " + (
+    return f"{result.source} " + (
         f"{len(result.chunks)} chunks" if state is State.STREAMING else str(state)
     )
 

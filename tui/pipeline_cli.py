@@ -13,13 +13,12 @@ from providers.config import Config
 from providers.pipeline import (
     PipelineError,
     PipelinePass,
-    PipelineRun,
-    StepResult,
+    PipelineRunner,
     load_pipeline,
     parse_pipeline_mode,
 )
 from providers.race import ModeError
-from providers.record import State
+from providers.record import Result, State
 from tui.headless import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -29,7 +28,7 @@ from tui.headless import (
     export_json,
     run_to_end,
 )
-from tui.report import conclusion
+from tui.report import conclusion, text_table
 from tui.text import visible
 
 ARROW = " → "
@@ -41,13 +40,13 @@ def run_pipeline_command(
     """Parse, run, report: exit 0 all steps ok / 1 some failed or skipped / 2 usage / 130."""
     try:
         pipeline = load_pipeline(path, config)
-        pipe = PipelineRun(pipeline, input_text, parse_pipeline_mode(mode), config)
+        pipe = PipelineRunner(pipeline, input_text, parse_pipeline_mode(mode), config)
     except (PipelineError, ModeError) as exc:
         print(f"modelrace: {exc}", file=sys.stderr)
         return EXIT_USAGE
     interrupted = run_to_end(pipe, progress=sys.stderr.isatty(), describe=_brief)
     if as_json:
-        doc = document(pipe.input, pipe.runs)  # type: ignore[arg-type]
+        doc = document(pipe.input, pipe.runs)
         doc["pipeline"] = pipeline.name
         print(export_json(doc))
     else:
@@ -67,11 +66,9 @@ def _rel(t: float | None, t0: float | None) -> float | None:
     return None if t is None or t0 is None else t - t0
 
 
-def _status(r: StepResult) -> str:
-    return SKIPPED_LABEL if r.skipped else str(r.state)
-
-
-SKIPPED_LABEL = "skipped"
+def _status(r: Result) -> str:
+    """A skipped step shows as skipped, not as the failure it is recorded as."""
+    return str(r.error_kind) if r.skipped else str(r.state)
 
 
 def describe_pass(run: PipelinePass) -> str:
@@ -84,13 +81,13 @@ def pass_table(run: PipelinePass) -> str:
     """One row per step, times from the start of the pass; `*` marks the critical path."""
     run.mark_critical()
     header = ("step", "kind", "does", "status", "start", "end", "took", "")
-    rows = [header]
+    rows = []
     for r in run.steps:
         rows.append(
             (
                 r.step,
                 r.kind,
-                r.model if len(r.model) <= 40 else r.model[:39] + "…",
+                r.source if len(r.source) <= 40 else r.source[:39] + "…",
                 _status(r),
                 _secs(_rel(r.start, run.t0)),
                 _secs(_rel(r.end, run.t0)),
@@ -98,14 +95,9 @@ def pass_table(run: PipelinePass) -> str:
                 "*" if r.critical else "",
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     title = f"[{run.mode}] {run.pipeline}: {describe_pass(run)}"
     lines = [title + (" (cancelled)" if run.cancelled else "")]
-    for row in rows:
-        cells = [cell.ljust(w) for cell, w in zip(row[:4], widths[:4], strict=True)]
-        cells += [cell.rjust(w) for cell, w in zip(row[4:7], widths[4:7], strict=True)]
-        cells.append(row[7])
-        lines.append("  " + "  ".join(cells).rstrip())
+    lines.append(text_table(header, rows, numeric=4))
     for r in run.steps:
         if r.error and r.state is State.FAILED:
             lines.append(f"  ! {r.step}: {r.error}")
@@ -130,11 +122,11 @@ def outputs(run: PipelinePass) -> str:
         if r.kind != "llm" and len(body) > 400:
             body = body[:399] + "…"
         note = f" [{_status(r)}: {r.error}]" if r.error else ""
-        blocks.append(f"--- {r.step} ({r.model}, {run.mode}){note}\n{body}")
+        blocks.append(f"--- {r.step} ({r.source}, {run.mode}){note}\n{body}")
     return "\n\n".join(blocks)
 
 
-def summary(pipe: PipelineRun) -> str:
+def summary(pipe: PipelineRunner) -> str:
     """Sequential against concurrent against the ideal, and the chain that cost the time."""
     sync = next((r for r in pipe.runs if not r.concurrent and r.wall_s), None)
     conc = next((r for r in pipe.runs if r.concurrent and r.wall_s), None)
@@ -146,7 +138,7 @@ def summary(pipe: PipelineRun) -> str:
         lines.append(
             f"Ideal (critical path): {_secs(conc.ideal_s)}   {ARROW.join(conc.critical_path)}"
         )
-    end = conclusion(pipe.runs)  # type: ignore[arg-type]
+    end = conclusion(pipe.runs)
     if end:
         lines.append(end.splitlines()[-1])
     return "\n".join(lines)
@@ -156,7 +148,7 @@ def _cut(run: PipelinePass) -> str:
     return " (cancelled)" if run.cancelled else ""
 
 
-def pipeline_report(pipe: PipelineRun) -> str:
+def pipeline_report(pipe: PipelineRunner) -> str:
     parts = [outputs(pipe.runs[-1]), *(pass_table(run) for run in pipe.runs)]
     end = summary(pipe)
     if end:
@@ -164,9 +156,9 @@ def pipeline_report(pipe: PipelineRun) -> str:
     return "\n\n".join(parts)
 
 
-def _brief(r: StepResult) -> str:
+def _brief(r: Result) -> str:
     if r.state is State.WAITING and r.start is None:
-        return f"{r.step} pending"
+        return f"{r.label} pending"
     if r.state is State.STREAMING:
-        return f"{r.step} {len(r.chunks)} chunks"
-    return f"{r.step} {_status(r)}"
+        return f"{r.label} {len(r.chunks)} chunks"
+    return f"{r.label} {_status(r)}"

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from providers.adapters import stainless
-from providers.base import Adapter, Done, Piece, Tokens
+from providers.base import Adapter, AsyncPieces, Done, Piece, Pieces, Tokens
 from providers.failures import Classified, FailureKind, StreamError
 from providers.request import Request
 
@@ -64,7 +64,7 @@ class AnthropicAdapter(Adapter):
             params["temperature"] = request.temperature
         return params
 
-    def pieces_sync(self, client: Any, request: Request) -> Iterator[Piece]:
+    def pieces_sync(self, client: Any, request: Request) -> Pieces:
         from anthropic import Stream
 
         state = _StreamState()
@@ -73,7 +73,7 @@ class AnthropicAdapter(Adapter):
                 yield from state.read(sse.event, sse.data)
         yield from state.end()
 
-    async def pieces_async(self, client: Any, request: Request) -> AsyncIterator[Piece]:
+    async def pieces_async(self, client: Any, request: Request) -> AsyncPieces:
         from anthropic import AsyncStream
 
         state = _StreamState()

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import aclosing, closing
 from typing import Any
 
-from providers.base import Adapter, Done, Piece, Tokens
+from providers.base import Adapter, AsyncPieces, Done, Piece, Pieces, Tokens
 from providers.failures import Classified, FailureKind, http_failure
 from providers.request import Request
 
@@ -60,7 +60,7 @@ class GeminiAdapter(Adapter):
             automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
         )
 
-    def pieces_sync(self, client: Any, request: Request) -> Iterator[Piece]:
+    def pieces_sync(self, client: Any, request: Request) -> Pieces:
         state = _StreamState()
         stream = client.models.generate_content_stream(
             model=self.spec.model, contents=request.prompt, config=self._config(request)
@@ -70,7 +70,7 @@ class GeminiAdapter(Adapter):
                 yield from state.read(chunk)
         yield from state.end()
 
-    async def pieces_async(self, client: Any, request: Request) -> AsyncIterator[Piece]:
+    async def pieces_async(self, client: Any, request: Request) -> AsyncPieces:
         state = _StreamState()
         stream = await client.aio.models.generate_content_stream(
             model=self.spec.model, contents=request.prompt, config=self._config(request)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import sys
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import aclosing, closing
 from typing import Any
 
-from providers.base import Adapter, Done, Piece, Tokens, error_message
+from providers.base import Adapter, AsyncPieces, Done, Piece, Pieces, Tokens, error_message
 from providers.failures import Classified, FailureKind, http_failure
 from providers.request import Request
 
@@ -62,12 +62,12 @@ class OllamaAdapter(Adapter):
             "options": options or None,
         }
 
-    def pieces_sync(self, client: Any, request: Request) -> Iterator[Piece]:
+    def pieces_sync(self, client: Any, request: Request) -> Pieces:
         with closing(client.chat(**self._params(request))) as parts:
             for part in parts:
                 yield from _read(part)
 
-    async def pieces_async(self, client: Any, request: Request) -> AsyncIterator[Piece]:
+    async def pieces_async(self, client: Any, request: Request) -> AsyncPieces:
         async with aclosing(await client.chat(**self._params(request))) as parts:
             async for part in parts:
                 for piece in _read(part):

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from providers.adapters import stainless
-from providers.base import Adapter, Done, Piece, Tokens
+from providers.base import Adapter, AsyncPieces, Done, Piece, Pieces, Tokens
 from providers.environment import get_key
 from providers.failures import Classified
 from providers.request import Request
@@ -70,14 +70,14 @@ class OpenAIAdapter(Adapter):
             params[self.max_tokens_field] = request.max_tokens
         return params
 
-    def pieces_sync(self, client: Any, request: Request) -> Iterator[Piece]:
+    def pieces_sync(self, client: Any, request: Request) -> Pieces:
         state = _StreamState()
         with client.chat.completions.create(**self._params(request)) as stream:
             for chunk in stream:
                 yield from state.read(chunk)
         yield from state.end()
 
-    async def pieces_async(self, client: Any, request: Request) -> AsyncIterator[Piece]:
+    async def pieces_async(self, client: Any, request: Request) -> AsyncPieces:
         state = _StreamState()
         async with await client.chat.completions.create(**self._params(request)) as stream:
             async for chunk in stream:
