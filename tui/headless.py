@@ -18,7 +18,7 @@ from providers.request import Request
 from tui.report import full_report
 from tui.text import visible
 
-# The exit statuses of every command (DESIGN.md's contract, plus 130 for Ctrl-C).
+# The exit statuses of every command: 0 all answered, 1 some failed, 2 bad usage, 130 Ctrl-C.
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 PROGRESS_EVERY_S = 0.25
 
@@ -34,10 +34,15 @@ def run_headless(
     else:
         # Model output is text: escape sequences are shown, never sent to the terminal.
         print(visible(full_report(race.runs)))
+    return exit_status(race.runs, interrupted)
+
+
+def exit_status(runs: Sequence[Run[Any]], interrupted: bool) -> int:
+    """How a finished `run` or `pipeline` ends, once the report has been printed."""
     if interrupted:
         print("modelrace: interrupted; what had arrived is shown above", file=sys.stderr)
         return EXIT_INTERRUPTED
-    ok = all(r.ok for run in race.runs for r in run.results)
+    ok = all(r.ok for run in runs for r in run.results)
     return EXIT_OK if ok else EXIT_FAILED
 
 
@@ -47,7 +52,7 @@ def export_json(doc: dict[str, object]) -> str:
 
 
 def document(prompt: str, runs: Sequence[Run[Any]]) -> dict[str, object]:
-    """The `run --json` contract from DESIGN.md (extra keys only add to it)."""
+    """The `run --json` document the README describes (extra keys only add to it)."""
     ratio = speedup(runs)
     return {
         "prompt": prompt,

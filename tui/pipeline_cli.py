@@ -19,16 +19,8 @@ from providers.pipeline import (
 )
 from providers.race import ModeError
 from providers.record import Result, State
-from tui.headless import (
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_USAGE,
-    document,
-    export_json,
-    run_to_end,
-)
-from tui.report import conclusion, text_table
+from tui.headless import EXIT_USAGE, document, exit_status, export_json, run_to_end
+from tui.report import conclusion, secs, text_table
 from tui.text import visible
 
 ARROW = " → "
@@ -51,15 +43,7 @@ def run_pipeline_command(
         print(export_json(doc))
     else:
         print(visible(pipeline_report(pipe)))
-    if interrupted:
-        print("modelrace: interrupted; what had arrived is shown above", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    ok = all(r.ok for run in pipe.runs for r in run.results)
-    return EXIT_OK if ok else EXIT_FAILED
-
-
-def _secs(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}s"
+    return exit_status(pipe.runs, interrupted)
 
 
 def _rel(t: float | None, t0: float | None) -> float | None:
@@ -89,9 +73,9 @@ def pass_table(run: PipelinePass) -> str:
                 r.kind,
                 r.source if len(r.source) <= 40 else r.source[:39] + "…",
                 _status(r),
-                _secs(_rel(r.start, run.t0)),
-                _secs(_rel(r.end, run.t0)),
-                _secs(r.duration),
+                secs(_rel(r.start, run.t0)),
+                secs(_rel(r.end, run.t0)),
+                secs(r.duration),
                 "*" if r.critical else "",
             )
         )
@@ -105,7 +89,7 @@ def pass_table(run: PipelinePass) -> str:
     ideal_what = "critical path" if run.concurrent else "sum of the steps"
     overhead = run.overhead_s
     lines.append(
-        f"  wall {_secs(run.wall_s)}   ideal {_secs(run.ideal_s)} ({ideal_what})   overhead "
+        f"  wall {secs(run.wall_s)}   ideal {secs(run.ideal_s)} ({ideal_what})   overhead "
         + ("-" if overhead is None else f"{overhead * 1000:.0f} ms")
     )
     if path:
@@ -132,11 +116,11 @@ def summary(pipe: PipelineRunner) -> str:
     conc = next((r for r in pipe.runs if r.concurrent and r.wall_s), None)
     lines = []
     if sync is not None:
-        lines.append(f"Sequential (sync): {_secs(sync.wall_s)}" + _cut(sync))
+        lines.append(f"Sequential (sync): {secs(sync.wall_s)}" + _cut(sync))
     if conc is not None:
-        lines.append(f"Concurrent (async): {_secs(conc.wall_s)}" + _cut(conc))
+        lines.append(f"Concurrent (async): {secs(conc.wall_s)}" + _cut(conc))
         lines.append(
-            f"Ideal (critical path): {_secs(conc.ideal_s)}   {ARROW.join(conc.critical_path)}"
+            f"Ideal (critical path): {secs(conc.ideal_s)}   {ARROW.join(conc.critical_path)}"
         )
     end = conclusion(pipe.runs)
     if end:

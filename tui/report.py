@@ -37,7 +37,7 @@ def text_table(header: Sequence[str], rows: Sequence[Sequence[str]], numeric: in
     return "\n".join(line.rstrip() for line in out.getvalue().splitlines())
 
 
-def _secs(value: float | None) -> str:
+def secs(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}s"
 
 
@@ -70,10 +70,10 @@ def run_table(run: Run[Result]) -> str:
             (
                 r.source,
                 str(r.state),
-                _secs(r.ttft),
+                secs(r.ttft),
                 "-" if tps is None else f"{tps:.1f}",
                 _tokens(r),
-                _secs(r.duration),
+                secs(r.duration),
             )
         )
     lines = [f"[{run.mode}] {describe_mode(run)}" + (" (cancelled)" if run.cancelled else "")]
@@ -83,7 +83,7 @@ def run_table(run: Run[Result]) -> str:
             lines.append(f"  ! {r.source}: {r.error}")
     overhead = run.overhead_s
     lines.append(
-        f"  wall {_secs(run.wall_s)}   ideal {_secs(run.ideal_s)}   overhead "
+        f"  wall {secs(run.wall_s)}   ideal {secs(run.ideal_s)}   overhead "
         + ("-" if overhead is None else f"{overhead * 1000:.0f} ms")
     )
     return "\n".join(lines)

@@ -48,7 +48,7 @@ class AnthropicAdapter(Adapter):
         return {
             "api_key": self.api_key(),
             "max_retries": 0,
-            "timeout": timeout if timeout is not None else 600.0,
+            "timeout": timeout if timeout is not None else stainless.DEFAULT_TIMEOUT_S,
         }
 
     def _params(self, request: Request) -> dict[str, Any]:

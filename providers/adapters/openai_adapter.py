@@ -54,7 +54,7 @@ class OpenAIAdapter(Adapter):
             "api_key": self.api_key(),
             "base_url": self.base_url(),
             "max_retries": 0,
-            "timeout": timeout if timeout is not None else 600.0,
+            "timeout": timeout if timeout is not None else stainless.DEFAULT_TIMEOUT_S,
         }
 
     def _params(self, request: Request) -> dict[str, Any]:

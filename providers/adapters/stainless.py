@@ -11,6 +11,9 @@ from types import ModuleType
 from providers.base import classify_transport, error_message
 from providers.failures import Classified, FailureKind
 
+# Both SDKs' own default, kept when no --timeout is given, so a stalled stream still ends.
+DEFAULT_TIMEOUT_S = 600.0
+
 
 def classify(sdk: ModuleType, exc: BaseException) -> Classified | None:
     """`sdk` is the imported `openai` or `anthropic` module; None when the error is not its."""
