@@ -17,8 +17,11 @@ BASE_URL_VARIABLES = {p.base_url_variable: p.wire for p in PROVIDERS if p.base_u
 @pytest.fixture(scope="session")
 def sim_url() -> Iterator[str]:
     loopback_no_proxy()
-    with SimServer() as server:
-        yield server.url
+    server = SimServer()
+    try:
+        yield server.start()
+    finally:
+        server.stop()
 
 
 @pytest.fixture

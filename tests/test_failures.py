@@ -194,7 +194,7 @@ class _Scripted(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def scripted() -> Iterator[type[_Scripted]]:
-    handler = type("Handler", (_Scripted,), {})
+    handler: type[_Scripted] = type("Handler", (_Scripted,), {})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
