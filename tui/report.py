@@ -6,11 +6,6 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
-from rich.console import Console
-from rich.padding import Padding
-from rich.table import Table
-from rich.text import Text
-
 from providers.record import Result, Run, State, speedup
 
 FAIRNESS = (
@@ -23,8 +18,14 @@ def text_table(header: Sequence[str], rows: Sequence[Sequence[str]], numeric: in
     """Plain text columns, two spaces apart and indented by two, for every CLI table.
 
     Columns from index `numeric` on hold figures and are right-aligned. Cells are Text, so a
-    model name like `[bold]` stays literal; lines are never wrapped.
+    model name like `[bold]` stays literal; lines are never wrapped. Rich loads here, so
+    `--json` never pays for it.
     """
+    from rich.console import Console
+    from rich.padding import Padding
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(box=None, pad_edge=False, padding=(0, 1), header_style="")
     for i, name in enumerate(header):
         right = bool(numeric) and i >= numeric
