@@ -116,7 +116,7 @@ async def test_a_missing_key_names_the_variable(
         monkeypatch.delenv(var, raising=False)
     events = await collect(way, f"{provider}:some-model", Request(PROMPT))
 
-    assert isinstance(events[-1], Failed)
+    assert isinstance(events[-1], Failed) and events[-1].kind == "auth"
     assert variable in events[-1].error and ".env" in events[-1].error
 
 
