@@ -41,7 +41,7 @@ async def measure(models: list[str], mode: str) -> tuple[float, float]:
     [run] = await race.run()
     failed = [r for r in run.results if not r.ok]
     if failed:
-        raise SystemExit(f"{failed[0].model}: {failed[0].error}")
+        raise SystemExit(f"{failed[0].source}: {failed[0].error}")
     return run.wall_s or 0.0, run.ideal_s or 0.0
 
 

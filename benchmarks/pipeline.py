@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from providers.pipeline import PipelineRun, parse_pipeline
+from providers.pipeline import PipelineRunner, parse_pipeline
 
 
 def fanout(n: int, wait: float) -> str:
@@ -36,7 +36,7 @@ def chain(n: int, wait: float) -> str:
 async def measure(shape: str, n: int, wait: float, mode: str) -> str:
     text = fanout(n, wait) if shape == "fanout" else chain(n, wait)
     pipeline = parse_pipeline(text, f"{shape}-{n}")
-    [run] = await PipelineRun(pipeline, "", mode).run()
+    [run] = await PipelineRunner(pipeline, "", mode).run()
     wall, ideal = run.wall_s or 0.0, run.ideal_s or 0.0
     per_step = (wall - ideal) / len(pipeline.steps) * 1e6
     return (

@@ -86,12 +86,11 @@ class Feeder(threading.Thread):
         self.done = threading.Event()
 
     def run(self) -> None:
-        from providers.record import State
+        from providers.events import Started, TextDelta
 
         start = time.perf_counter()
         for r in self.results:
-            r.start = start
-            r.state = State.WAITING
+            r.apply(Started(start))
         step = 1 / TOKENS_PER_S
         k = 0
         while True:
@@ -103,12 +102,7 @@ class Feeder(threading.Thread):
                 break
             piece = self.pieces[k % len(self.pieces)]
             for r in self.results:
-                t = time.perf_counter()
-                if r.first_token is None:
-                    r.first_token = t
-                    r.state = State.STREAMING
-                r.chunks.append(piece)
-                r.chunk_times.append(t)
+                r.apply(TextDelta(time.perf_counter(), piece))
             k += 1
         self.done.set()
 
@@ -159,7 +153,8 @@ def latencies(results: list, shown: list[list[tuple[float, int]]]) -> tuple[list
 
 
 async def bench_ours(n: int, seconds: float) -> dict[str, object]:
-    from providers.record import Result, Run, State
+    from providers.events import Finished
+    from providers.record import Result, Run
     from tui.app import ModelRaceApp
     from tui.history import PromptHistory
 
@@ -189,7 +184,7 @@ async def bench_ours(n: int, seconds: float) -> dict[str, object]:
         shown = [panel.view.painted for panel in app.panels]
         lat, complete = latencies(run.results, shown)
         for r in run.results:
-            r.end, r.state = time.perf_counter(), State.DONE
+            r.apply(Finished(time.perf_counter()))
         run.t_end = time.perf_counter()
         await pilot.pause(0.3)
     return summary("ours", n, seconds, lag, lat, cpu, complete, len(frames))

@@ -4,23 +4,30 @@ A subclass only says how to build its SDK clients and how to turn that SDK's str
 pieces (text, token counts, the end marker). Everything else lives here once: stamping,
 timeouts, cancellation, turning exceptions into one-line failures, and noticing a stream that
 stops before the provider said it was finished (no SDK raises for that).
+
+What an exception means is decided from classes, never from message text: each adapter's
+`classify` knows its SDK's exceptions, and `classify_transport` knows the HTTP and JSON
+libraries' own, which every SDK lets through or wraps.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
+import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Generator
 from contextlib import aclosing, closing
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from providers.catalog import BY_NAME
 from providers.environment import get_key, one_line
 from providers.events import Event, Failed, Finished, Started, TextDelta, Usage
-from providers.failures import FailureKind
+from providers.failures import Classified, FailureKind, StreamError
 from providers.request import Request
 from providers.spec import Spec
 
@@ -43,6 +50,9 @@ class Done:
 
 
 Piece = str | Tokens | Done
+# Generators, not just iterators: the stream closes them to end a request early.
+Pieces = Generator[Piece, None, None]
+AsyncPieces = AsyncGenerator[Piece, None]
 
 
 class MissingKey(Exception):
@@ -53,9 +63,6 @@ class MissingKey(Exception):
 class Adapter:
     """One model behind one spec, with a sync and an async stream of the same events."""
 
-    provider: ClassVar[str] = ""
-    # Any one of these variables is enough; the first is the one named when all are missing.
-    key_variables: ClassVar[tuple[str, ...]] = ()
     # Shown while clients are built, for providers where that takes noticeable time.
     preparing_note: ClassVar[str | None] = None
 
@@ -63,7 +70,7 @@ class Adapter:
         self.spec = spec
         self._sync_client: Any = None
         self._async_clients: dict[int, Any] = {}
-        self._prepare_error: str | None = None
+        self._prepare_error: Failed | None = None
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -77,13 +84,35 @@ class Adapter:
     def make_async_client(self, timeout: float | None) -> Any:
         raise NotImplementedError
 
-    def pieces_sync(self, client: Any, request: Request) -> Iterator[Piece]:
+    def pieces_sync(self, client: Any, request: Request) -> Pieces:
         raise NotImplementedError
 
-    def pieces_async(self, client: Any, request: Request) -> AsyncIterator[Piece]:
+    def pieces_async(self, client: Any, request: Request) -> AsyncPieces:
         raise NotImplementedError
+
+    def classify(self, exc: BaseException) -> Classified | None:
+        """What this SDK's own exception classes say; None leaves it to `classify_transport`."""
+        return None
+
+    # --- failures ---------------------------------------------------------------------------
+
+    def failure(self, exc: BaseException, request: Request | None = None) -> Failed:
+        """The Failed event for an exception from this adapter's SDK."""
+        found = self.classify(exc) or classify_transport(exc)
+        return failure(exc, found, None if request is None else request.timeout)
+
+    def _prepare_failed(self) -> Failed | None:
+        if self._prepare_error is None:
+            return None
+        return dataclasses.replace(self._prepare_error, t=time.perf_counter())
 
     # --- keys and readiness -------------------------------------------------------------
+
+    @property
+    def key_variables(self) -> tuple[str, ...]:
+        """Its provider's key variables, from the provider table (none for a keyless one)."""
+        provider = BY_NAME.get(self.spec.provider)
+        return () if provider is None else provider.key_variables
 
     def api_key(self) -> str:
         """The key from the environment, or MissingKey naming the variable to set."""
@@ -129,21 +158,21 @@ class Adapter:
         try:
             return factory(timeout)
         except MissingKey as exc:
-            self._prepare_error = str(exc)
+            self._prepare_error = Failed(time.perf_counter(), str(exc), FailureKind.AUTH)
         except Exception as exc:
-            self._prepare_error = describe_error(exc)
+            self._prepare_error = self.failure(exc)
         return None
 
     # --- the two streams ----------------------------------------------------------------
 
     def stream_sync(
         self, request: Request, cancel: threading.Event | None = None
-    ) -> Iterator[Event]:
+    ) -> Generator[Event, None, None]:
         """Events from the sync SDK client: real blocking I/O, as a sync run measures it."""
         self.prepare_sync(request.timeout)
         yield Started(time.perf_counter())
-        if self._prepare_error is not None:
-            yield Failed(time.perf_counter(), self._prepare_error)
+        if (failed := self._prepare_failed()) is not None:
+            yield failed
             return
         deadline = _deadline(request)
         finished = False
@@ -162,7 +191,7 @@ class Adapter:
                     if event is not None:
                         yield event
         except Exception as exc:
-            yield Failed(time.perf_counter(), _reason(exc, request))
+            yield self.failure(exc, request)
             return
         if not finished:
             yield Failed(time.perf_counter(), INCOMPLETE, FailureKind.DROPPED)
@@ -173,8 +202,8 @@ class Adapter:
         if id(loop) not in self._async_clients and self._prepare_error is None:
             await asyncio.to_thread(self.prepare_async, loop, request.timeout)
         yield Started(time.perf_counter())
-        if self._prepare_error is not None:
-            yield Failed(time.perf_counter(), self._prepare_error)
+        if (failed := self._prepare_failed()) is not None:
+            yield failed
             return
         deadline = _deadline(request)
         finished = False
@@ -192,7 +221,7 @@ class Adapter:
                     yield Failed(time.perf_counter(), _timed_out(request), FailureKind.TIMEOUT)
                     return
                 except Exception as exc:
-                    yield Failed(time.perf_counter(), _reason(exc, request))
+                    yield self.failure(exc, request)
                     return
                 event = _stamp(piece, time.perf_counter())
                 finished = finished or isinstance(event, Finished)
@@ -239,34 +268,76 @@ def _loop_time(loop: asyncio.AbstractEventLoop, deadline: float | None) -> float
 
 
 def _timed_out(request: Request) -> str:
-    return f"timed out after {request.timeout:g} s"
+    return _timeout_message(request.timeout)
 
 
-def _reason(exc: BaseException, request: Request) -> str:
-    if request.timeout is not None and "timeout" in type(exc).__name__.lower():
-        return _timed_out(request)
-    return describe_error(exc)
+def _timeout_message(timeout: float | None) -> str:
+    return f"timed out after {timeout:g} s"
 
 
-def describe_error(exc: BaseException) -> str:
+def failure(
+    exc: BaseException, found: Classified | None = None, timeout: float | None = None
+) -> Failed:
+    """The one way an exception becomes a Failed event (adapters, races, pipeline steps).
+
+    `found` is what the adapter made of it (else the transport default); `timeout` words a
+    timeout by the deadline the user set.
+    """
+    found = found or classify_transport(exc)
+    if found.kind is FailureKind.TIMEOUT and timeout is not None:
+        message = _timeout_message(timeout)
+    else:
+        message = describe_error(exc, found)
+    return Failed(time.perf_counter(), message, found.kind, found.status)
+
+
+def classify_transport(exc: BaseException) -> Classified:
+    """The default: what the HTTP (httpx, httpx2) and JSON libraries' classes say.
+
+    Looks down the cause chain, since SDKs wrap transport errors in generic ones. A library
+    that was never imported cannot have raised, so nothing is imported here.
+    """
+    for error in _chain(exc):
+        if isinstance(error, StreamError):
+            return Classified(error.kind, error.status)
+        if isinstance(error, json.JSONDecodeError):
+            return Classified(FailureKind.MALFORMED)
+        for name in ("httpx2", "httpx"):
+            http = sys.modules.get(name)
+            if http is None:
+                continue
+            if isinstance(error, http.TimeoutException):
+                return Classified(FailureKind.TIMEOUT)
+            if isinstance(error, (http.RemoteProtocolError, http.ReadError)):
+                return Classified(FailureKind.DROPPED)
+            if isinstance(error, http.TransportError):
+                return Classified(FailureKind.CONNECTION)
+        if isinstance(error, TimeoutError):
+            return Classified(FailureKind.TIMEOUT)
+        if isinstance(error, ConnectionError):
+            return Classified(FailureKind.CONNECTION)
+    return Classified(FailureKind.OTHER)
+
+
+def describe_error(exc: BaseException, found: Classified | None = None) -> str:
     """One line naming what went wrong, with any HTTP status first and keys scrubbed.
 
     SDKs wrap transport errors in generic ones ("Connection error."); the innermost cause
     says what actually happened, so it is added when it says something new.
     """
-    status = getattr(exc, "status_code", None)
-    if not isinstance(status, int):
-        status = getattr(exc, "code", None)
-    if isinstance(status, int) and status > 0:
-        return one_line(f"HTTP {status}: {_status_message(exc)}")
+    found = found or classify_transport(exc)
+    chain = _chain(exc)
+    if found.status is not None:
+        return one_line(f"HTTP {found.status}: {found.detail or exc}")
+    if found.detail:
+        return one_line(found.detail)
     if type(exc).__module__.startswith("providers."):
         return one_line(str(exc))  # our own errors are already worded for the user
-    chain = _chain(exc)
-    bad_json = next((e for e in chain if isinstance(e, json.JSONDecodeError)), None)
-    if bad_json is not None:
-        return one_line(f"malformed chunk in the response ({bad_json})")
-    if any("peer closed connection" in str(e) for e in chain):
-        return one_line(f"connection dropped mid-answer ({chain[-1]})")
+    if found.kind is FailureKind.MALFORMED:
+        bad = next((e for e in chain if isinstance(e, json.JSONDecodeError)), chain[-1])
+        return one_line(f"malformed chunk in the response ({bad})")
+    if found.kind is FailureKind.DROPPED:
+        return one_line(f"connection dropped before the answer was complete ({chain[-1]})")
     text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     inner = str(chain[-1])
     if len(chain) > 1 and inner and inner not in text:
@@ -281,17 +352,14 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return chain
 
 
-def _status_message(exc: BaseException) -> str:
-    """The provider's own words from an error body, without the SDK's boilerplate."""
-    body = getattr(exc, "body", None)
+def error_message(body: object) -> str | None:
+    """The provider's own words from a JSON error body (`{"error": {"message": …}}` and kin)."""
     if isinstance(body, dict):
         inner = body.get("error", body)
         if isinstance(inner, dict) and isinstance(inner.get("message"), str):
             return inner["message"]
         if isinstance(inner, str):
             return inner
-    for attr in ("error", "message"):
-        value = getattr(exc, attr, None)
-        if isinstance(value, str) and value:
-            return value.removeprefix(f"Error code: {getattr(exc, 'status_code', '')} - ")
-    return str(exc)
+    if isinstance(body, str) and body:
+        return body
+    return None

@@ -19,13 +19,14 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from providers.catalog import PROVIDERS
 from providers.echo import quote
 from providers.environment import register_secret, set_by_dotenv
 from providers.textfile import TextFileError, read_text_file
 
 LOCAL_CONFIG = "modelrace.toml"
 
-BUILTIN_PROVIDERS = ("openai", "gemini", "ollama", "anthropic", "sim", "local")
+BUILTIN_PROVIDERS = tuple(p.name for p in PROVIDERS)
 
 
 class ConfigError(ValueError):

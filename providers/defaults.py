@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from providers.catalog import PROVIDERS
 from providers.config import Config
 from providers.environment import get_key
 
 OFFLINE_DEFAULT = ("sim:fast", "sim:hosted", "sim:slow", "local:smollm2")
 
 # One well-known model per hosted provider, added when its key is present.
-KEYED_DEFAULTS = (
-    (("OPENAI_API_KEY",), "openai:gpt-5-mini"),
-    (("GEMINI_API_KEY", "GOOGLE_API_KEY"), "gemini:gemini-2.5-flash"),
-    (("ANTHROPIC_API_KEY",), "anthropic:claude-haiku-4-5"),
+KEYED_DEFAULTS: tuple[tuple[tuple[str, ...], str], ...] = tuple(
+    (p.key_variables, f"{p.name}:{p.default_model}")
+    for p in PROVIDERS
+    if p.key_variables and p.default_model
 )
 
 

@@ -13,13 +13,10 @@ import re
 import threading
 from pathlib import Path
 
+from providers.catalog import PROVIDERS
+
 # Variables whose values are secrets wherever they appear.
-KEY_VARIABLES: tuple[str, ...] = (
-    "OPENAI_API_KEY",
-    "GEMINI_API_KEY",
-    "GOOGLE_API_KEY",
-    "ANTHROPIC_API_KEY",
-)
+KEY_VARIABLES: tuple[str, ...] = tuple(v for p in PROVIDERS for v in p.key_variables)
 
 _KEY_SHAPES = re.compile(
     r"(sk-ant-[A-Za-z0-9_\-]{6,}|sk-[A-Za-z0-9_\-]{12,}|AIza[0-9A-Za-z_\-]{20,}|"

@@ -6,6 +6,7 @@ programs (JSON, the run store, the state machine) and must not.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -21,3 +22,37 @@ class FailureKind(StrEnum):
     DROPPED = "dropped"
     MALFORMED = "malformed"
     OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class Classified:
+    """What an exception means: its kind, the HTTP status if any, and the server's own words."""
+
+    kind: FailureKind
+    status: int | None = None
+    detail: str | None = None
+
+
+def http_failure(status: int, detail: str | None = None) -> Classified:
+    """An HTTP error status, for SDKs that report only a number (Gemini, Ollama)."""
+    if status in (401, 403):
+        kind = FailureKind.AUTH
+    elif status == 429:
+        kind = FailureKind.RATE_LIMITED
+    elif status == 404:
+        kind = FailureKind.NOT_FOUND
+    else:
+        kind = FailureKind.HTTP
+    return Classified(kind, status, detail)
+
+
+class StreamError(Exception):
+    """A stream the adapter itself found broken (an unnamed event, an in-stream error event).
+
+    The message is already one line for people.
+    """
+
+    def __init__(self, message: str, kind: FailureKind, status: int | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.status = status

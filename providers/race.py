@@ -13,18 +13,18 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
-from providers.base import Adapter
+from providers.base import Adapter, failure
 from providers.echo import quote
-from providers.events import Failed
 from providers.record import Result, Run, State
 from providers.request import Request
 
 MODE_NAMES = ("sync", "async", "both", "threads", "limit=N")
 R = TypeVar("R")
+RunT = TypeVar("RunT", bound=Run[Any])
 
 
 class ModeError(ValueError):
@@ -69,7 +69,7 @@ def default_pool_size() -> int:
     return min(32, (os.cpu_count() or 1) + 4)
 
 
-class Runner:
+class Runner(Generic[RunT]):
     """What a race and a pipeline share: runs that exist (and fill live) before they start,
     one side after another, cancellation from any thread, and nothing left open after.
 
@@ -77,7 +77,7 @@ class Runner:
     `_run_concurrent`; the clock of a side starts only after its preparation.
     """
 
-    def __init__(self, mode: Mode, runs: list[Run], adapters: Iterable[Adapter]) -> None:
+    def __init__(self, mode: Mode, runs: list[RunT], adapters: Iterable[Adapter]) -> None:
         self.mode = mode
         self.runs = runs
         self._clients_of = list(adapters)
@@ -105,7 +105,7 @@ class Runner:
         for task in list(self._tasks):
             task.cancel()
 
-    async def _in_thread(self, work: Callable[[Run], None], run: Run) -> None:
+    async def _in_thread(self, work: Callable[[RunT], None], run: RunT) -> None:
         """Run a sequential side on a daemon thread; `cancel()` stops the wait at once.
 
         The thread itself may sit in a blocking read until its next byte; its results are
@@ -136,7 +136,7 @@ class Runner:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def run(self) -> list[Run]:
+    async def run(self) -> list[RunT]:
         """Run every side in turn. Cancelling the calling task cancels the whole run."""
         self._loop = asyncio.get_running_loop()
         try:
@@ -157,7 +157,7 @@ class Runner:
                 adapter.close()
         return self.runs
 
-    async def _run_side(self, side: Mode, run: Run) -> None:
+    async def _run_side(self, side: Mode, run: RunT) -> None:
         for result in run.results:
             result.queue()
         run.t0 = time.perf_counter()
@@ -188,27 +188,27 @@ class Runner:
 
     # --- what subclasses provide ----------------------------------------------------------
 
-    async def _prepare(self, side: Mode, run: Run) -> None:
+    async def _prepare(self, side: Mode, run: RunT) -> None:
         raise NotImplementedError
 
-    async def _run_sync(self, run: Run) -> None:
+    async def _run_sync(self, run: RunT) -> None:
         raise NotImplementedError
 
-    async def _run_concurrent(self, side: Mode, run: Run) -> None:
+    async def _run_concurrent(self, side: Mode, run: RunT) -> None:
         raise NotImplementedError
 
-    def _side_over(self, run: Run) -> None:
+    def _side_over(self, run: RunT) -> None:
         """Called when a side has ended, normally or not."""
 
 
-class Race(Runner):
+class Race(Runner[Run[Result]]):
     """Runs `request` over `adapters` in `mode`; `runs` exist (and fill live) from the start."""
 
     def __init__(self, adapters: Sequence[Adapter], request: Request, mode: Mode) -> None:
         self.adapters = list(adapters)
         self.request = request
         runs = [
-            Run(
+            Run[Result](
                 mode=str(side),
                 results=[Result(str(a.spec)) for a in self.adapters],
                 concurrent=side.concurrent,
@@ -219,7 +219,7 @@ class Race(Runner):
         ]
         super().__init__(mode, runs, self.adapters)
 
-    async def _prepare(self, side: Mode, run: Run) -> None:
+    async def _prepare(self, side: Mode, run: Run[Result]) -> None:
         for adapter, result in zip(self.adapters, run.results, strict=True):
             result.status = adapter.preparing_note
         try:
@@ -229,18 +229,18 @@ class Race(Runner):
             for result in run.results:
                 result.status = None
 
-    async def _run_sync(self, run: Run) -> None:
+    async def _run_sync(self, run: Run[Result]) -> None:
         """One model after another on a thread of its own: real blocking I/O, loop left free."""
         await self._in_thread(self._sync_models, run)
 
-    def _sync_models(self, run: Run) -> None:
+    def _sync_models(self, run: Run[Result]) -> None:
         for adapter, result in zip(self.adapters, run.results, strict=True):
             if self.cancelled:
                 result.cancel()
                 continue
             self._consume_sync(adapter, result)
 
-    async def _run_concurrent(self, side: Mode, run: Run) -> None:
+    async def _run_concurrent(self, side: Mode, run: Run[Result]) -> None:
         gate = asyncio.Semaphore(side.limit) if side.limit else None
         pool = DaemonPool(run.pool_size or 1) if side.name == "threads" else None
         try:
@@ -273,16 +273,14 @@ class Race(Runner):
             result.apply(event)
 
 
-async def _isolated(coro: object, result: Result) -> None:
+async def _isolated(coro: Awaitable[object], result: Result) -> None:
     """Never let one model's task raise into the TaskGroup, which would cancel the others."""
     try:
-        await coro  # type: ignore[misc]
+        await coro
     except asyncio.CancelledError:
         result.cancel()
     except Exception as exc:
-        from providers.base import describe_error
-
-        result.apply(Failed(time.perf_counter(), describe_error(exc)))
+        result.apply(failure(exc))
 
 
 class DaemonPool:

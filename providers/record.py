@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any, Generic, TypeVar
 
 from providers.events import Event, Failed, Finished, Started, TextDelta, Usage
 from providers.failures import FailureKind
@@ -38,9 +40,11 @@ CHARS_PER_TOKEN = 4
 
 @dataclass(eq=False)
 class Result:
-    """One model's request within one run. Times are absolute `perf_counter()` values."""
+    """One request within one run. Times are absolute `perf_counter()` values."""
 
-    model: str
+    # Where the text comes from: a model spec; for a pipeline step that is no model, what it
+    # does ("wait 2s", "GET url"). Exported under the JSON key "model", as the contract says.
+    source: str
     state: State = State.PREPARING
     chunks: list[str] = field(default_factory=list)
     chunk_times: list[float] = field(default_factory=list)
@@ -122,6 +126,11 @@ class Result:
         self.state = State.CANCELLED if kind is FailureKind.CANCELLED else State.FAILED
 
     @property
+    def label(self) -> str:
+        """What a row showing this result is called."""
+        return self.source
+
+    @property
     def skipped(self) -> bool:
         return self.error_kind is FailureKind.SKIPPED
 
@@ -183,7 +192,7 @@ class Result:
         itl = self.inter_token_latency
         tps = self.tokens_per_s
         return {
-            "model": self.model,
+            "model": self.source,
             "ok": self.ok,
             "text": self.text,
             "error": self.error,
@@ -201,12 +210,15 @@ class Result:
         }
 
 
+ResultT = TypeVar("ResultT", bound=Result)
+
+
 @dataclass(eq=False)
-class Run:
-    """One pass of the prompt over every model in one mode."""
+class Run(Generic[ResultT]):
+    """One pass of the prompt over every model in one mode (for a pipeline, every step)."""
 
     mode: str
-    results: list[Result]
+    results: list[ResultT]
     concurrent: bool
     t0: float | None = None
     t_end: float | None = None
@@ -218,6 +230,16 @@ class Run:
     @property
     def over(self) -> bool:
         return self.t_end is not None
+
+    @property
+    def label(self) -> str:
+        """The pipeline a pass belongs to; empty for a race."""
+        return ""
+
+    @property
+    def critical_path(self) -> list[str]:
+        """The labels of the results that decided the wall time; empty for a race."""
+        return []
 
     @property
     def wall_s(self) -> float | None:
@@ -269,7 +291,7 @@ class Run:
         }
 
 
-def speedup(runs: list[Run]) -> float | None:
+def speedup(runs: Sequence[Run[Any]]) -> float | None:
     """Sync wall over async wall, claimed only when it compares like with like.
 
     Both sides must have run to their end (not cancelled) and the same models must have
@@ -279,13 +301,13 @@ def speedup(runs: list[Run]) -> float | None:
     return _speedup_or_reason(runs)[0]
 
 
-def no_speedup_reason(runs: list[Run]) -> str | None:
+def no_speedup_reason(runs: Sequence[Run[Any]]) -> str | None:
     """Why `speedup` claims nothing, in words for people (no "No speedup:" prefix); None when
     it claims a ratio."""
     return _speedup_or_reason(runs)[1]
 
 
-def _speedup_or_reason(runs: list[Run]) -> tuple[float | None, str | None]:
+def _speedup_or_reason(runs: Sequence[Run[Any]]) -> tuple[float | None, str | None]:
     # The first of each mode: callers pass runs newest first when they want the newest pair.
     sync = next((r for r in runs if r.mode == "sync"), None)
     other = next((r for r in runs if r.mode == "async"), None)
@@ -306,13 +328,15 @@ def _speedup_or_reason(runs: list[Run]) -> tuple[float | None, str | None]:
     return sync.wall_s / other.wall_s, None
 
 
-def _done(run: Run) -> list[str]:
-    return sorted(r.model for r in run.results if r.state is State.DONE)
+def _done(run: Run[Any]) -> list[str]:
+    return sorted(r.source for r in run.results if r.state is State.DONE)
 
 
-def _differences(sync: Run, other: Run, done_sync: list[str], done_async: list[str]) -> str:
+def _differences(
+    sync: Run[Any], other: Run[Any], done_sync: list[str], done_async: list[str]
+) -> str:
     """Which models kept the two sides from doing the same work, one clause each."""
-    models = list(dict.fromkeys(r.model for r in (*sync.results, *other.results)))
+    models = list(dict.fromkeys(r.source for r in (*sync.results, *other.results)))
     clauses = []
     for model in models:
         on_sync, on_async = done_sync.count(model), done_async.count(model)
@@ -328,9 +352,9 @@ def _differences(sync: Run, other: Run, done_sync: list[str], done_async: list[s
     return "; ".join(clauses) or "no model finished on either side"
 
 
-def _not_done(run: Run, model: str) -> str:
+def _not_done(run: Run[Any], model: str) -> str:
     """What became of `model` in `run` when it did not finish there."""
-    left = [r for r in run.results if r.model == model and r.state is not State.DONE]
+    left = [r for r in run.results if r.source == model and r.state is not State.DONE]
     if not left:
         return "did not run"
     return "skipped" if left[0].skipped else str(left[0].state)

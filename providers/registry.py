@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
+
 from providers.base import Adapter
+from providers.catalog import BY_NAME
 from providers.config import Config
 from providers.spec import Spec, parse_spec
 
@@ -15,26 +18,6 @@ def make_adapter(spec: Spec | str, config: Config | None = None) -> Adapter:
         from providers.adapters.openai_adapter import CompatibleAdapter
 
         return CompatibleAdapter(spec)
-    if spec.provider == "openai":
-        from providers.adapters.openai_adapter import OpenAIAdapter
-
-        return OpenAIAdapter(spec)
-    if spec.provider == "anthropic":
-        from providers.adapters.anthropic_adapter import AnthropicAdapter
-
-        return AnthropicAdapter(spec)
-    if spec.provider == "gemini":
-        from providers.adapters.gemini_adapter import GeminiAdapter
-
-        return GeminiAdapter(spec)
-    if spec.provider == "ollama":
-        from providers.adapters.ollama_adapter import OllamaAdapter
-
-        return OllamaAdapter(spec)
-    if spec.provider == "sim":
-        from providers.adapters.sim_adapter import SimAdapter
-
-        return SimAdapter(spec)
-    from providers.adapters.local_adapter import LocalAdapter
-
-    return LocalAdapter(spec)
+    module, _, name = BY_NAME[spec.provider].adapter.partition(":")
+    adapter: type[Adapter] = getattr(importlib.import_module(module), name)
+    return adapter(spec)

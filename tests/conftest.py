@@ -7,28 +7,31 @@ from collections.abc import Iterator
 
 import pytest
 
-from providers.environment import loopback_no_proxy
+from providers.catalog import PROVIDERS
+from providers.environment import KEY_VARIABLES, loopback_no_proxy
 from providers.sim import SimServer
 
-KEY_VARS = ("OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "ANTHROPIC_API_KEY")
+BASE_URL_VARIABLES = {p.base_url_variable: p.wire for p in PROVIDERS if p.base_url_variable}
 
 
 @pytest.fixture(scope="session")
 def sim_url() -> Iterator[str]:
     loopback_no_proxy()
-    with SimServer() as server:
-        yield server.url
+    server = SimServer()
+    try:
+        yield server.start()
+    finally:
+        server.stop()
 
 
 @pytest.fixture
 def sim_env(sim_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """Every SDK pointed at the simulator through its own environment variables."""
     monkeypatch.setenv("MODELRACE_SIM_URL", sim_url)
-    monkeypatch.setenv("OPENAI_BASE_URL", sim_url + "/v1")
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", sim_url)
-    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", sim_url)
-    monkeypatch.setenv("OLLAMA_HOST", sim_url)
-    for var in KEY_VARS:
+    for var, wire in BASE_URL_VARIABLES.items():
+        # The simulator serves the OpenAI wire under /v1, as OpenAI does.
+        monkeypatch.setenv(var, sim_url + "/v1" if wire == "openai" else sim_url)
+    for var in KEY_VARIABLES:
         monkeypatch.setenv(var, f"test-key-{var.lower()}")
     return sim_url
 
@@ -36,7 +39,7 @@ def sim_env(sim_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
 @pytest.fixture(autouse=True)
 def _no_user_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory):
     """Tests never read the developer's real keys, .env or config file."""
-    for var in (*KEY_VARS, "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "GOOGLE_GEMINI_BASE_URL"):
+    for var in (*KEY_VARIABLES, *BASE_URL_VARIABLES):
         monkeypatch.delenv(var, raising=False)
     empty = tmp_path_factory.mktemp("cfg") / "modelrace.toml"
     empty.write_text("")

@@ -58,11 +58,15 @@ async def test_max_tokens_caps_the_answer(provider: str, way: str, sim_env: str)
 @pytest.mark.parametrize("way", WAYS)
 @pytest.mark.parametrize("provider", PROVIDERS)
 @pytest.mark.parametrize(
-    ("fault", "reason_part"),
-    [("drop", "connection|ended before"), ("malformed", "."), ("error", "500")],
+    ("fault", "reason_part", "kind"),
+    [
+        ("drop", "connection|ended before", "dropped"),
+        ("malformed", "^malformed chunk in the response", "malformed"),
+        ("error", "^HTTP 500: ", "http"),
+    ],
 )
 async def test_faults_fail_with_a_reason_and_keep_partial_text(
-    provider: str, way: str, fault: str, reason_part: str, sim_env: str
+    provider: str, way: str, fault: str, reason_part: str, kind: str, sim_env: str
 ):
     model = f"{QUICK},fault={fault},after=8" if fault != "error" else "error"
     events = await collect(way, f"{provider}:{model}", Request(PROMPT))
@@ -70,6 +74,7 @@ async def test_faults_fail_with_a_reason_and_keep_partial_text(
     last = events[-1]
     assert isinstance(last, Failed), events
     assert re.search(reason_part, last.error, re.IGNORECASE), last.error
+    assert last.kind == kind
     assert "\n" not in last.error and 0 < len(last.error) <= 300
     assert not any(isinstance(e, Finished) for e in events)
     if fault != "error":
@@ -88,7 +93,8 @@ async def test_a_stalled_stream_times_out_and_keeps_its_text(provider: str, way:
     took = time.perf_counter() - began
 
     last = events[-1]
-    assert isinstance(last, Failed) and "timed out after 1 s" in last.error
+    assert isinstance(last, Failed) and last.error == "timed out after 1 s"
+    assert last.kind == "timeout"
     assert expected_answer(model, PROMPT).startswith(text_of(events))
     assert len(text_of(events)) > 0
     assert 0.9 < took < 5
@@ -110,7 +116,7 @@ async def test_a_missing_key_names_the_variable(
         monkeypatch.delenv(var, raising=False)
     events = await collect(way, f"{provider}:some-model", Request(PROMPT))
 
-    assert isinstance(events[-1], Failed)
+    assert isinstance(events[-1], Failed) and events[-1].kind == "auth"
     assert variable in events[-1].error and ".env" in events[-1].error
 
 

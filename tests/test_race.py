@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,7 @@ from providers.sim import expected_answer
 PROMPT = "Explain asyncio in one sentence."
 
 
-def race(models: list[str], mode: str, **settings: object) -> Race:
+def race(models: list[str], mode: str, **settings: Any) -> Race:
     return Race(
         [make_adapter(f"sim:{m}") for m in models], Request(PROMPT, **settings), parse_mode(mode)
     )
@@ -26,7 +27,7 @@ def model(ttft: float, tokens: int = 10, tps: int = 100, extra: str = "") -> str
 
 
 def intervals(run: Run) -> list[tuple[float, float]]:
-    return [(r.start, r.end) for r in run.results]  # type: ignore[misc]
+    return [(r.start, r.end) for r in run.results]
 
 
 def max_in_flight(run: Run) -> int:
@@ -42,12 +43,11 @@ async def test_async_requests_overlap_and_wall_is_near_the_slowest(sim_env: str)
     models = [model(0.3), model(0.5), model(0.7), model(0.4)]
     [run] = await race(models, "async").run()
 
-    starts = [r.start for r in run.results]
-    assert max(starts) - min(starts) < 0.1
+    spans = intervals(run)
+    assert max(s for s, _ in spans) < min(e for _, e in spans)  # all started before any ended
     assert all(r.ok for r in run.results)
-    slowest = max(r.duration for r in run.results)  # type: ignore[type-var]
-    assert run.ideal_s == slowest
-    assert slowest <= run.wall_s < slowest + 0.25  # type: ignore[operator]
+    durations = [e - s for s, e in spans]
+    assert max(durations) <= run.wall_s < sum(durations)  # type: ignore[operator]
     assert max_in_flight(run) == 4
 
 
@@ -56,7 +56,6 @@ async def test_sync_requests_do_not_overlap(sim_env: str):
 
     spans = intervals(run)
     assert all(spans[i][1] <= spans[i + 1][0] for i in range(len(spans) - 1))
-    assert run.ideal_s == pytest.approx(sum(e - s for s, e in spans))
     assert run.wall_s >= run.ideal_s  # type: ignore[operator]
 
 
@@ -84,7 +83,7 @@ async def test_a_failing_model_leaves_the_others_intact(sim_env: str, mode: str)
     ok = [r for r in run.results if r.ok]
     assert [r.text for r in ok] == [expected_answer(m, PROMPT) for m in good]
     failed = [r for r in run.results if r.state is State.FAILED]
-    assert len(failed) == 2 and "500" in failed[0].error
+    assert [(r.error_kind, r.http_status) for r in failed] == [("http", 500), ("dropped", None)]
     assert failed[1].text and expected_answer(model(0.1), PROMPT).startswith(failed[1].text)
 
 
@@ -104,7 +103,6 @@ async def test_both_runs_sync_then_async_and_speedup_is_their_ratio(sim_env: str
     runs = await race([model(0.2), model(0.3), model(0.25)], "both").run()
 
     assert [r.mode for r in runs] == ["sync", "async"]
-    assert speedup(runs) == runs[0].wall_s / runs[1].wall_s  # type: ignore[operator]
     assert speedup(runs) > 1.5  # type: ignore[operator]
 
 
@@ -122,19 +120,41 @@ async def test_cancel_keeps_what_arrived(sim_env: str):
     assert run.cancelled and run.over
     for r in run.results:
         assert r.state is State.CANCELLED and r.text
-        assert expected_answer(r.model.removeprefix("sim:"), PROMPT).startswith(r.text)
+        assert expected_answer(r.source.removeprefix("sim:"), PROMPT).startswith(r.text)
 
 
 def test_metrics_follow_their_definitions():
     r = Result("m", state=State.DONE, chunks=["a"] * 11, start=1.0, first_token=1.5, end=3.5)
     r.reported_output_tokens = 11
     assert r.ttft == 0.5
-    assert r.tokens_per_s == pytest.approx(10 / 2.0)
-    assert r.inter_token_latency == pytest.approx((2.5 - 0.5) / 10)
+    assert r.tokens_per_s == pytest.approx(5.0)
+    assert r.inter_token_latency == pytest.approx(0.2)
     estimated = Result("m", state=State.DONE, chunks=["abcd"] * 8, start=0, first_token=1, end=2)
     assert estimated.output_tokens == 8 and estimated.tokens_estimated
     assert Result("m", chunks=["a"] * 10).output_tokens == 10
     assert Result("m", chunks=["abcdefghijklmnop"] * 2).output_tokens == 8
+
+
+def finished(*durations: float, mode: str = "async", limit: int | None = None) -> Run[Result]:
+    results = [Result("m", state=State.DONE, start=0.0, end=d) for d in durations]
+    run = Run[Result](mode, results, concurrent=mode != "sync", limit=limit, t0=0.0)
+    run.t_end = 10.0
+    return run
+
+
+def test_the_ideal_time_of_each_mode():
+    assert finished(1, 2, 3, mode="sync").ideal_s == 6
+    assert finished(1, 2, 3).ideal_s == 3
+    # Two slots: 1 and 2 start together, 3 takes the slot freed at 1 and ends at 4.
+    assert finished(1, 2, 3, mode="limit=2", limit=2).ideal_s == 4
+    assert finished(1, 2, 3).overhead_s == 7
+
+
+def test_speedup_is_sync_wall_over_async_wall():
+    sync, other = finished(1, mode="sync"), finished(1)
+    sync.t_end, other.t_end = 6.0, 2.0
+    assert speedup([sync, other]) == 3.0
+    assert speedup([sync]) is None
 
 
 @pytest.mark.parametrize(

@@ -30,7 +30,7 @@ from textual.worker import Worker
 
 from providers import Config, Request, SpecError, make_adapter
 from providers.environment import redact
-from providers.pipeline import PipelineError, PipelineRun, load_pipeline
+from providers.pipeline import PipelineError, PipelineRunner, load_pipeline
 from providers.race import MODE_NAMES, Mode, ModeError, Race, parse_mode
 from providers.record import Run
 from tui.commands import DashboardCommands
@@ -118,7 +118,7 @@ class ModelRaceApp(App[int]):
         self.history = history if history is not None else PromptHistory(default_path())
         self.settings = Settings()
         self.mode = str(parse_mode(mode))
-        self.race: Race | PipelineRun | None = None
+        self.race: Race | PipelineRunner | None = None
         # Panels show either the chosen models or, after ctrl+o, a pipeline's steps.
         self.panel_titles: list[str] = []
         self.runs: list[Run] = []
@@ -306,12 +306,12 @@ class ModelRaceApp(App[int]):
         self._launch(self.race, self.enabled_specs)
         return True
 
-    def _launch(self, race: Race | PipelineRun, titles: list[str]) -> None:
+    def _launch(self, race: Race | PipelineRunner, titles: list[str]) -> None:
         self._race_worker = self.run_worker(
             self._drive(race, titles), group="race", exit_on_error=False
         )
 
-    async def _drive(self, race: Race | PipelineRun, titles: list[str]) -> None:
+    async def _drive(self, race: Race | PipelineRunner, titles: list[str]) -> None:
         """Panels for this race (models or pipeline steps), then run it to the end."""
         if titles != self.panel_titles:
             await self._rebuild_panels(titles)
@@ -431,7 +431,7 @@ class ModelRaceApp(App[int]):
         try:
             # Reading and checking the file touches the disk: off the event loop.
             pipeline = await asyncio.to_thread(load_pipeline, Path(path).expanduser(), self.config)
-            run = PipelineRun(pipeline, self.prompt_box.text.strip(), mode, self.config)
+            run = PipelineRunner(pipeline, self.prompt_box.text.strip(), mode, self.config)
         except (PipelineError, ModeError, OSError) as exc:
             self.notify(str(exc), title="Pipeline", severity="error")
             return

@@ -8,9 +8,9 @@ import json
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from providers.config import Config
 from providers.environment import redact
@@ -55,10 +55,18 @@ def run_headless(
         print(redact(visible(full_report(race.runs))))
     # Inside the caller's BrokenPipeError handler, not at exit where it would be "ignored".
     sys.stdout.flush()
+    return exit_status(race.runs, interrupted, some_unusable=bool(unusable))
+
+
+def exit_status(runs: Sequence[Run[Any]], interrupted: int, *, some_unusable: bool = False) -> int:
+    """How a finished `run` or `pipeline` ends, once the report has been printed.
+
+    `interrupted` is the status a signal asked for (130, 143) or 0.
+    """
     if interrupted:
         print("modelrace: interrupted; what had arrived is shown above", file=sys.stderr)
         return interrupted
-    ok = not unusable and all(r.ok for run in race.runs for r in run.results)
+    ok = not some_unusable and all(r.ok for run in runs for r in run.results)
     return EXIT_OK if ok else EXIT_FAILED
 
 
@@ -88,8 +96,8 @@ def export_json(doc: dict[str, object]) -> str:
     return redact(json.dumps(doc, ensure_ascii=False))
 
 
-def document(prompt: str, runs: list[Run]) -> dict[str, object]:
-    """The `run --json` contract from DESIGN.md (extra keys only add to it)."""
+def document(prompt: str, runs: Sequence[Run[Any]]) -> dict[str, object]:
+    """The `run --json` document the README describes (extra keys only add to it)."""
     ratio = speedup(runs)
     return {
         "prompt": prompt,
@@ -160,7 +168,7 @@ async def _progress(runner: Runner, describe: Callable[[Result], str]) -> None:
 
 def _brief(result: Result) -> str:
     state = result.state
-    return f"{result.model} " + (
+    return f"{result.source} " + (
         f"{len(result.chunks)} chunks" if state is State.STREAMING else str(state)
     )
 

@@ -15,22 +15,14 @@ from providers.environment import redact
 from providers.pipeline import (
     PipelineError,
     PipelinePass,
-    PipelineRun,
-    StepResult,
+    PipelineRunner,
     load_pipeline,
     parse_pipeline_mode,
 )
 from providers.race import ModeError
-from providers.record import State
-from tui.headless import (
-    EXIT_FAILED,
-    EXIT_OK,
-    EXIT_USAGE,
-    document,
-    export_json,
-    run_to_end,
-)
-from tui.report import conclusion
+from providers.record import Result, State
+from tui.headless import EXIT_USAGE, document, exit_status, export_json, run_to_end
+from tui.report import conclusion, secs, text_table
 from tui.text import visible
 
 ARROW = " → "
@@ -43,39 +35,30 @@ def run_pipeline_command(
     Ctrl-C / 143 SIGTERM."""
     try:
         pipeline = load_pipeline(path, config)
-        pipe = PipelineRun(pipeline, input_text, parse_pipeline_mode(mode), config)
+        pipe = PipelineRunner(pipeline, input_text, parse_pipeline_mode(mode), config)
     except (PipelineError, ModeError) as exc:
         print(f"modelrace: {error_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     interrupted = run_to_end(pipe, progress=sys.stderr.isatty(), describe=_brief)
     if as_json:
-        doc = document(pipe.input, pipe.runs)  # type: ignore[arg-type]
+        doc = document(pipe.input, pipe.runs)
         doc["pipeline"] = pipeline.name
         print(export_json(doc))
     else:
         # The one scrubbing rule (providers.environment.redact), as for --json: a fetched key
         # must not reach the terminal.
         print(redact(visible(pipeline_report(pipe))))
-    if interrupted:
-        print("modelrace: interrupted; what had arrived is shown above", file=sys.stderr)
-        return interrupted
-    ok = all(r.ok for run in pipe.runs for r in run.results)
-    return EXIT_OK if ok else EXIT_FAILED
-
-
-def _secs(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}s"
+    sys.stdout.flush()
+    return exit_status(pipe.runs, interrupted)
 
 
 def _rel(t: float | None, t0: float | None) -> float | None:
     return None if t is None or t0 is None else t - t0
 
 
-def _status(r: StepResult) -> str:
-    return SKIPPED_LABEL if r.skipped else str(r.state)
-
-
-SKIPPED_LABEL = "skipped"
+def _status(r: Result) -> str:
+    """A skipped step shows as skipped, not as the failure it is recorded as."""
+    return str(r.error_kind) if r.skipped else str(r.state)
 
 
 def describe_pass(run: PipelinePass) -> str:
@@ -88,28 +71,23 @@ def pass_table(run: PipelinePass) -> str:
     """One row per step, times from the start of the pass; `*` marks the critical path."""
     run.mark_critical()
     header = ("step", "kind", "does", "status", "start", "end", "took", "")
-    rows = [header]
+    rows = []
     for r in run.steps:
         rows.append(
             (
                 r.step,
                 r.kind,
-                r.model if len(r.model) <= 40 else r.model[:39] + "…",
+                r.source if len(r.source) <= 40 else r.source[:39] + "…",
                 _status(r),
-                _secs(_rel(r.start, run.t0)),
-                _secs(_rel(r.end, run.t0)),
-                _secs(r.duration),
+                secs(_rel(r.start, run.t0)),
+                secs(_rel(r.end, run.t0)),
+                secs(r.duration),
                 "*" if r.critical else "",
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     title = f"[{run.mode}] {run.pipeline}: {describe_pass(run)}"
     lines = [title + (" (cancelled)" if run.cancelled else "")]
-    for row in rows:
-        cells = [cell.ljust(w) for cell, w in zip(row[:4], widths[:4], strict=True)]
-        cells += [cell.rjust(w) for cell, w in zip(row[4:7], widths[4:7], strict=True)]
-        cells.append(row[7])
-        lines.append("  " + "  ".join(cells).rstrip())
+    lines.append(text_table(header, rows, numeric=4))
     for r in run.steps:
         if r.error and r.state is State.FAILED:
             lines.append(f"  ! {r.step}: {r.error}")
@@ -117,7 +95,7 @@ def pass_table(run: PipelinePass) -> str:
     ideal_what = "critical path" if run.concurrent else "sum of the steps"
     overhead = run.overhead_s
     lines.append(
-        f"  wall {_secs(run.wall_s)}   ideal {_secs(run.ideal_s)} ({ideal_what})   overhead "
+        f"  wall {secs(run.wall_s)}   ideal {secs(run.ideal_s)} ({ideal_what})   overhead "
         + ("-" if overhead is None else f"{overhead * 1000:.0f} ms")
     )
     if path:
@@ -134,23 +112,23 @@ def outputs(run: PipelinePass) -> str:
         if r.kind != "llm" and len(body) > 400:
             body = body[:399] + "…"
         note = f" [{_status(r)}: {r.error}]" if r.error else ""
-        blocks.append(f"--- {r.step} ({r.model}, {run.mode}){note}\n{body}")
+        blocks.append(f"--- {r.step} ({r.source}, {run.mode}){note}\n{body}")
     return "\n\n".join(blocks)
 
 
-def summary(pipe: PipelineRun) -> str:
+def summary(pipe: PipelineRunner) -> str:
     """Sequential against concurrent against the ideal, and the chain that cost the time."""
     sync = next((r for r in pipe.runs if not r.concurrent and r.wall_s), None)
     conc = next((r for r in pipe.runs if r.concurrent and r.wall_s), None)
     lines = []
     if sync is not None:
-        lines.append(f"Sequential (sync): {_secs(sync.wall_s)}" + _cut(sync))
+        lines.append(f"Sequential (sync): {secs(sync.wall_s)}" + _cut(sync))
     if conc is not None:
-        lines.append(f"Concurrent (async): {_secs(conc.wall_s)}" + _cut(conc))
+        lines.append(f"Concurrent (async): {secs(conc.wall_s)}" + _cut(conc))
         lines.append(
-            f"Ideal (critical path): {_secs(conc.ideal_s)}   {ARROW.join(conc.critical_path)}"
+            f"Ideal (critical path): {secs(conc.ideal_s)}   {ARROW.join(conc.critical_path)}"
         )
-    end = conclusion(pipe.runs)  # type: ignore[arg-type]
+    end = conclusion(pipe.runs)
     if end:
         lines.append(end.splitlines()[-1])
     return "\n".join(lines)
@@ -160,7 +138,7 @@ def _cut(run: PipelinePass) -> str:
     return " (cancelled)" if run.cancelled else ""
 
 
-def pipeline_report(pipe: PipelineRun) -> str:
+def pipeline_report(pipe: PipelineRunner) -> str:
     parts = [outputs(pipe.runs[-1]), *(pass_table(run) for run in pipe.runs)]
     end = summary(pipe)
     if end:
@@ -168,9 +146,9 @@ def pipeline_report(pipe: PipelineRun) -> str:
     return "\n\n".join(parts)
 
 
-def _brief(r: StepResult) -> str:
+def _brief(r: Result) -> str:
     if r.state is State.WAITING and r.start is None:
-        return f"{r.step} pending"
+        return f"{r.label} pending"
     if r.state is State.STREAMING:
-        return f"{r.step} {len(r.chunks)} chunks"
-    return f"{r.step} {_status(r)}"
+        return f"{r.label} {len(r.chunks)} chunks"
+    return f"{r.label} {_status(r)}"

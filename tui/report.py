@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import io
+from collections.abc import Sequence
+from typing import Any
+
 from providers.record import Result, Run, State, no_speedup_reason, speedup
 
 FAIRNESS = (
@@ -10,7 +14,31 @@ FAIRNESS = (
 )
 
 
-def _secs(value: float | None) -> str:
+def text_table(header: Sequence[str], rows: Sequence[Sequence[str]], numeric: int = 0) -> str:
+    """Plain text columns, two spaces apart and indented by two, for every CLI table.
+
+    Columns from index `numeric` on hold figures and are right-aligned. Cells are Text, so a
+    model name like `[bold]` stays literal; lines are never wrapped. Rich loads here, so
+    `--json` never pays for it.
+    """
+    from rich.console import Console
+    from rich.padding import Padding
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=None, pad_edge=False, padding=(0, 1), header_style="")
+    for i, name in enumerate(header):
+        right = bool(numeric) and i >= numeric
+        table.add_column(name, justify="right" if right else "left", no_wrap=True)
+    for row in rows:
+        table.add_row(*(Text(cell) for cell in row))
+    out = io.StringIO()
+    console = Console(file=out, width=10_000, color_system=None, highlight=False)
+    console.print(Padding(table, (0, 0, 0, 2)))
+    return "\n".join(line.rstrip() for line in out.getvalue().splitlines())
+
+
+def secs(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}s"
 
 
@@ -21,7 +49,7 @@ def _tokens(result: Result) -> str:
     return f"~{tokens}" if result.tokens_estimated else str(tokens)
 
 
-def describe_mode(run: Run) -> str:
+def describe_mode(run: Run[Any]) -> str:
     if run.mode == "sync":
         return "sync clients, one after another, in a worker thread"
     if run.mode == "async":
@@ -33,50 +61,46 @@ def describe_mode(run: Run) -> str:
     return f"async clients, at most {run.limit} in flight"
 
 
-def run_table(run: Run) -> str:
+def run_table(run: Run[Result]) -> str:
     """One row per model: status, TTFT, tok/s, tokens, total; then wall, ideal, overhead."""
     header = ("model", "status", "TTFT", "tok/s", "tokens", "total")
-    rows = [header]
+    rows = []
     for r in run.results:
         tps = r.tokens_per_s
         rows.append(
             (
-                r.model,
+                r.source,
                 str(r.state),
-                _secs(r.ttft),
+                secs(r.ttft),
                 "-" if tps is None else f"{tps:.1f}",
                 _tokens(r),
-                _secs(r.duration),
+                secs(r.duration),
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = [f"[{run.mode}] {describe_mode(run)}" + (" (cancelled)" if run.cancelled else "")]
-    for row in rows:
-        cells = [row[0].ljust(widths[0]), row[1].ljust(widths[1])]
-        cells += [cell.rjust(width) for cell, width in zip(row[2:], widths[2:], strict=True)]
-        lines.append("  " + "  ".join(cells).rstrip())
+    lines.append(text_table(header, rows, numeric=2))
     for r in run.results:
         if r.error and r.state is State.FAILED:
-            lines.append(f"  ! {r.model}: {r.error}")
+            lines.append(f"  ! {r.source}: {r.error}")
     overhead = run.overhead_s
     lines.append(
-        f"  wall {_secs(run.wall_s)}   ideal {_secs(run.ideal_s)}   overhead "
+        f"  wall {secs(run.wall_s)}   ideal {secs(run.ideal_s)}   overhead "
         + ("-" if overhead is None else f"{overhead * 1000:.0f} ms")
     )
     return "\n".join(lines)
 
 
-def answers(run: Run) -> str:
+def answers(run: Run[Result]) -> str:
     """Every answer in full, so nothing the models wrote is lost on the terminal."""
     blocks = []
     for r in run.results:
         body = r.text.strip() or "(no text)"
         note = f" [{r.state}: {r.error}]" if r.error else ""
-        blocks.append(f"--- {r.model} ({run.mode}){note}\n{body}")
+        blocks.append(f"--- {r.source} ({run.mode}){note}\n{body}")
     return "\n\n".join(blocks)
 
 
-def conclusion(runs: list[Run]) -> str:
+def conclusion(runs: Sequence[Run[Any]]) -> str:
     """The seed article's closing lines: both times and how much faster async was.
 
     Only when the two sides did the same work; otherwise one line saying why not, because a
@@ -97,7 +121,7 @@ def conclusion(runs: list[Run]) -> str:
     return "\n".join(lines)
 
 
-def full_report(runs: list[Run]) -> str:
+def full_report(runs: Sequence[Run[Result]]) -> str:
     parts = [answers(runs[-1]), *(run_table(run) for run in runs)]
     if len(runs) > 1:
         parts.append(FAIRNESS)

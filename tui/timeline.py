@@ -54,12 +54,12 @@ def _fmt_s(value: float | None) -> str:
 
 
 def _kind(run: Run) -> tuple[str, tuple[str, ...]]:
-    return getattr(run, "pipeline", ""), tuple(r.model for r in run.results)
+    return run.label, tuple(r.source for r in run.results)
 
 
 def _label(result: Result) -> str:
     """A model's spec, or a pipeline step's name."""
-    return getattr(result, "step", "") or result.model
+    return result.label
 
 
 def _fmt_ms(value: float | None) -> str:
@@ -142,12 +142,12 @@ class Timeline(LineView):
             rows.append(self._header(entry, now))
             keys.append(None)
             # Sequentially every step decided the wall time: mark a path only when concurrent.
-            path = getattr(entry.run, "critical_path", ()) if entry.run.concurrent else ()
+            path = entry.run.critical_path if entry.run.concurrent else []
             critical = set(path)
             for result in entry.run.results:
-                on_path = getattr(result, "step", None) in critical
+                on_path = result.label in critical
                 rows.append(self._bar(entry.run, result, now, label_w, bar_w, span, on_path))
-                keys.append((entry.number, result.model))
+                keys.append((entry.number, result.source))
         if not self.entries:
             rows.append(Strip([Segment(" no runs yet: each run adds one bar per model", DIM)]))
             keys.append(None)
@@ -168,7 +168,7 @@ class Timeline(LineView):
             Segment("█", FINAL[State.CANCELLED]),
             Segment(" cancelled", DIM),
         ]
-        if any(hasattr(e.run, "critical_path") for e in self.entries):
+        if any(e.run.label for e in self.entries):
             footer += [Segment("  ★ critical path", CRITICAL)]
         if ratio is not None:
             footer += [Segment("    speedup sync ÷ async ", BOLD), Segment(f"{ratio:.2f}×", BOLD)]
@@ -200,7 +200,7 @@ class Timeline(LineView):
 
     def _header(self, entry: Entry, now: float) -> Strip:
         run = entry.run
-        pipeline = getattr(run, "pipeline", "")
+        pipeline = run.label
         title = f" #{entry.number} {run.mode}" + (f" pipeline {pipeline}" if pipeline else "")
         if run.pool_size:
             title += f" (pool {run.pool_size})"

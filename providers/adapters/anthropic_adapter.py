@@ -1,21 +1,35 @@
-"""Anthropic's Messages API through the official SDK."""
+"""Anthropic's Messages API through the official SDK.
+
+The SDK sends the request and raises for error statuses; the stream's events are decoded
+from its raw Server-Sent Events, because the SDK's own parser silently skips an event that
+has no name, so a garbled chunk would read as a stream that merely ended early.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import json
+import sys
+from collections.abc import Iterator
 from typing import Any
 
-from providers.base import Adapter, Done, Piece, Tokens
+from providers.adapters import stainless
+from providers.base import Adapter, AsyncPieces, Done, Piece, Pieces, Tokens
+from providers.failures import Classified, FailureKind, StreamError
 from providers.request import Request
 
 # The Messages API requires max_tokens; this leaves room for a long answer.
 DEFAULT_MAX_TOKENS = 4096
 
+# The `type` of an in-stream `error` event, as Anthropic documents them.
+_ERROR_KINDS = {
+    "authentication_error": FailureKind.AUTH,
+    "permission_error": FailureKind.AUTH,
+    "not_found_error": FailureKind.NOT_FOUND,
+    "rate_limit_error": FailureKind.RATE_LIMITED,
+}
+
 
 class AnthropicAdapter(Adapter):
-    provider = "anthropic"
-    key_variables = ("ANTHROPIC_API_KEY",)
-
     def make_sync_client(self, timeout: float | None) -> Any:
         import anthropic
 
@@ -26,11 +40,15 @@ class AnthropicAdapter(Adapter):
 
         return _warm(anthropic.AsyncAnthropic(**self._client_args(timeout)))
 
+    def classify(self, exc: BaseException) -> Classified | None:
+        anthropic = sys.modules.get("anthropic")
+        return None if anthropic is None else stainless.classify(anthropic, exc)
+
     def _client_args(self, timeout: float | None) -> dict[str, Any]:
         return {
             "api_key": self.api_key(),
             "max_retries": 0,
-            "timeout": timeout if timeout is not None else 600.0,
+            "timeout": timeout if timeout is not None else stainless.DEFAULT_TIMEOUT_S,
         }
 
     def _params(self, request: Request) -> dict[str, Any]:
@@ -46,18 +64,22 @@ class AnthropicAdapter(Adapter):
             params["temperature"] = request.temperature
         return params
 
-    def pieces_sync(self, client: Any, request: Request) -> Iterator[Piece]:
+    def pieces_sync(self, client: Any, request: Request) -> Pieces:
+        from anthropic import Stream
+
         state = _StreamState()
         with client.messages.create(**self._params(request)) as stream:
-            for event in stream:
-                yield from state.read(event)
+            for sse in Stream.raw_events(stream.response):
+                yield from state.read(sse.event, sse.data)
         yield from state.end()
 
-    async def pieces_async(self, client: Any, request: Request) -> AsyncIterator[Piece]:
+    async def pieces_async(self, client: Any, request: Request) -> AsyncPieces:
+        from anthropic import AsyncStream
+
         state = _StreamState()
         async with await client.messages.create(**self._params(request)) as stream:
-            async for event in stream:
-                for piece in state.read(event):
+            async for sse in AsyncStream.raw_events(stream.response):
+                for piece in state.read(sse.event, sse.data):
                     yield piece
         for piece in state.end():
             yield piece
@@ -76,15 +98,32 @@ class _StreamState:
         self.reason: str | None = None
         self.stopped = False
 
-    def read(self, event: Any) -> Iterator[Piece]:
-        kind = event.type
+    def read(self, name: str | None, data: str) -> Iterator[Piece]:
+        if name == "ping" or not data.strip():
+            return
+        if name is None:
+            raise StreamError(
+                f"malformed chunk in the response (an unnamed event: {data!r})",
+                FailureKind.MALFORMED,
+            )
+        event = json.loads(data)
+        if name == "error":
+            raise _stream_error(event)
+        try:
+            yield from self._fold(event)
+        except (KeyError, TypeError, AttributeError) as exc:
+            message = f"malformed chunk in the response (a {name} event of the wrong shape)"
+            raise StreamError(message, FailureKind.MALFORMED) from exc
+
+    def _fold(self, event: Any) -> Iterator[Piece]:
+        kind = event.get("type")
         if kind == "message_start":
-            self.input = event.message.usage.input_tokens
-        elif kind == "content_block_delta" and event.delta.type == "text_delta":
-            yield event.delta.text
+            self.input = event["message"]["usage"].get("input_tokens")
+        elif kind == "content_block_delta" and event["delta"].get("type") == "text_delta":
+            yield event["delta"]["text"]
         elif kind == "message_delta":
-            self.reason = event.delta.stop_reason
-            self.output = event.usage.output_tokens
+            self.reason = event["delta"].get("stop_reason")
+            self.output = (event.get("usage") or {}).get("output_tokens")
         elif kind == "message_stop":
             self.stopped = True
 
@@ -93,3 +132,12 @@ class _StreamState:
             yield Tokens(self.input, self.output)
         if self.stopped:
             yield Done(self.reason)
+
+
+def _stream_error(body: Any) -> StreamError:
+    """An `error` event sent after the 200 (e.g. overloaded): its own words and kind."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return StreamError(f"error event in the stream: {body}", FailureKind.OTHER)
+    kind = _ERROR_KINDS.get(str(error.get("type")), FailureKind.OTHER)
+    return StreamError(str(error.get("message") or error.get("type")), kind)

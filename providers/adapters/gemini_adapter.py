@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import sys
+from collections.abc import Iterator
 from contextlib import aclosing, closing
 from typing import Any
 
-from providers.base import Adapter, Done, Piece, Tokens
+from providers.base import Adapter, AsyncPieces, Done, Piece, Pieces, Tokens
+from providers.failures import Classified, FailureKind, http_failure
 from providers.request import Request
 
 
 class GeminiAdapter(Adapter):
-    provider = "gemini"
-    key_variables = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
-
     def make_sync_client(self, timeout: float | None) -> Any:
         return self._client(timeout)
 
@@ -32,6 +31,21 @@ class GeminiAdapter(Adapter):
         _ = client.models, client.aio.models
         return client
 
+    def classify(self, exc: BaseException) -> Classified | None:
+        errors = sys.modules.get("google.genai.errors")
+        if errors is not None and isinstance(exc, errors.APIError):
+            return http_failure(exc.code, exc.message or exc.status)
+        # Its async side uses aiohttp when that is installed.
+        aiohttp = sys.modules.get("aiohttp")
+        if aiohttp is not None:
+            if isinstance(exc, aiohttp.ServerTimeoutError):
+                return Classified(FailureKind.TIMEOUT)
+            if isinstance(exc, aiohttp.ClientPayloadError):
+                return Classified(FailureKind.DROPPED)
+            if isinstance(exc, aiohttp.ClientConnectionError):
+                return Classified(FailureKind.CONNECTION)
+        return None
+
     async def close_async_client(self, client: Any) -> None:
         await client.aio.aclose()
 
@@ -46,7 +60,7 @@ class GeminiAdapter(Adapter):
             automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
         )
 
-    def pieces_sync(self, client: Any, request: Request) -> Iterator[Piece]:
+    def pieces_sync(self, client: Any, request: Request) -> Pieces:
         state = _StreamState()
         stream = client.models.generate_content_stream(
             model=self.spec.model, contents=request.prompt, config=self._config(request)
@@ -56,7 +70,7 @@ class GeminiAdapter(Adapter):
                 yield from state.read(chunk)
         yield from state.end()
 
-    async def pieces_async(self, client: Any, request: Request) -> AsyncIterator[Piece]:
+    async def pieces_async(self, client: Any, request: Request) -> AsyncPieces:
         state = _StreamState()
         stream = await client.aio.models.generate_content_stream(
             model=self.spec.model, contents=request.prompt, config=self._config(request)

@@ -10,8 +10,6 @@ from providers.adapters.openai_adapter import OpenAIAdapter
 
 
 class LocalAdapter(OpenAIAdapter):
-    provider = "local"
-    key_variables = ()
     max_tokens_field = "max_tokens"
     preparing_note = "loading the model into llama.cpp…"
 

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import os
+import sys
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import aclosing, closing
 from typing import Any
 
-from providers.base import Adapter, Done, Piece, Tokens
+from providers.base import Adapter, AsyncPieces, Done, Piece, Pieces, Tokens, error_message
+from providers.failures import Classified, FailureKind, http_failure
 from providers.request import Request
 
 DEFAULT_HOST = "http://127.0.0.1:11434"
 
 
 class OllamaAdapter(Adapter):
-    provider = "ollama"
-
     def host(self) -> str:
         host = os.environ.get("OLLAMA_HOST", "").strip() or DEFAULT_HOST
         return host if "://" in host else f"http://{host}"
@@ -28,6 +28,16 @@ class OllamaAdapter(Adapter):
                 return None
         except Exception:
             return f"no Ollama server answers at {self.host()} (set OLLAMA_HOST?)"
+
+    def classify(self, exc: BaseException) -> Classified | None:
+        ollama = sys.modules.get("ollama")
+        if ollama is None or not isinstance(exc, ollama.ResponseError):
+            return None
+        # `error` is the server's text, or a dict when its body nests one ({"message": …}).
+        detail = error_message({"error": exc.error}) or str(exc.error)
+        if exc.status_code > 0:
+            return http_failure(exc.status_code, detail)
+        return Classified(FailureKind.OTHER, None, detail)  # an error line inside the stream
 
     def make_sync_client(self, timeout: float | None) -> Any:
         import ollama
@@ -52,12 +62,12 @@ class OllamaAdapter(Adapter):
             "options": options or None,
         }
 
-    def pieces_sync(self, client: Any, request: Request) -> Iterator[Piece]:
+    def pieces_sync(self, client: Any, request: Request) -> Pieces:
         with closing(client.chat(**self._params(request))) as parts:
             for part in parts:
                 yield from _read(part)
 
-    async def pieces_async(self, client: Any, request: Request) -> AsyncIterator[Piece]:
+    async def pieces_async(self, client: Any, request: Request) -> AsyncPieces:
         async with aclosing(await client.chat(**self._params(request))) as parts:
             async for part in parts:
                 for piece in _read(part):

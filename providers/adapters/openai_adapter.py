@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import sys
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from providers.base import Adapter, Done, Piece, Tokens
+from providers.adapters import stainless
+from providers.base import Adapter, AsyncPieces, Done, Piece, Pieces, Tokens
 from providers.environment import get_key
+from providers.failures import Classified
 from providers.request import Request
 
 
 class OpenAIAdapter(Adapter):
-    provider = "openai"
-    key_variables = ("OPENAI_API_KEY",)
     # OpenAI's own API refuses max_tokens for reasoning models; compatible servers know it.
     max_tokens_field: ClassVar[str] = "max_completion_tokens"
 
@@ -33,8 +34,9 @@ class OpenAIAdapter(Adapter):
             return f"{endpoint.api_key_env} is not set; export it or add it to .env"
         return None if endpoint is not None else super().problem()
 
-    def model_name(self) -> str:
-        return self.spec.model
+    def classify(self, exc: BaseException) -> Classified | None:
+        openai = sys.modules.get("openai")
+        return None if openai is None else stainless.classify(openai, exc)
 
     def make_sync_client(self, timeout: float | None) -> Any:
         import openai
@@ -52,12 +54,12 @@ class OpenAIAdapter(Adapter):
             "api_key": self.api_key(),
             "base_url": self.base_url(),
             "max_retries": 0,
-            "timeout": timeout if timeout is not None else 600.0,
+            "timeout": timeout if timeout is not None else stainless.DEFAULT_TIMEOUT_S,
         }
 
     def _params(self, request: Request) -> dict[str, Any]:
         params: dict[str, Any] = {
-            "model": self.model_name(),
+            "model": self.spec.model,
             "messages": request.messages(),
             "stream": True,
             "stream_options": {"include_usage": True},
@@ -68,14 +70,14 @@ class OpenAIAdapter(Adapter):
             params[self.max_tokens_field] = request.max_tokens
         return params
 
-    def pieces_sync(self, client: Any, request: Request) -> Iterator[Piece]:
+    def pieces_sync(self, client: Any, request: Request) -> Pieces:
         state = _StreamState()
         with client.chat.completions.create(**self._params(request)) as stream:
             for chunk in stream:
                 yield from state.read(chunk)
         yield from state.end()
 
-    async def pieces_async(self, client: Any, request: Request) -> AsyncIterator[Piece]:
+    async def pieces_async(self, client: Any, request: Request) -> AsyncPieces:
         state = _StreamState()
         async with await client.chat.completions.create(**self._params(request)) as stream:
             async for chunk in stream:

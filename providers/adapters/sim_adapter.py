@@ -10,8 +10,6 @@ from providers.adapters.openai_adapter import OpenAIAdapter
 
 
 class SimAdapter(OpenAIAdapter):
-    provider = "sim"
-    key_variables = ()
     max_tokens_field = "max_tokens"
     preparing_note = "starting the simulator…"
 

@@ -11,7 +11,7 @@ from providers.pipeline.graph import (
 from providers.pipeline.runner import (
     PIPELINE_MODES,
     PipelinePass,
-    PipelineRun,
+    PipelineRunner,
     StepResult,
     parse_pipeline_mode,
 )
@@ -31,7 +31,7 @@ __all__ = [
     "Pipeline",
     "PipelineError",
     "PipelinePass",
-    "PipelineRun",
+    "PipelineRunner",
     "Step",
     "StepResult",
     "Template",

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from providers.base import Adapter, describe_error
+from providers.base import Adapter, describe_error, failure
 from providers.config import Config
 from providers.environment import one_line
 from providers.events import Failed, Started
@@ -38,7 +38,6 @@ from providers.record import Result, Run
 from providers.request import Request
 
 PIPELINE_MODES = ("sync", "async", "both")
-SKIPPED = "skipped"
 
 
 def parse_pipeline_mode(text: str) -> Mode:
@@ -52,13 +51,17 @@ def parse_pipeline_mode(text: str) -> Mode:
 
 @dataclass(eq=False)
 class StepResult(Result):
-    """One step of one pass. `model` is what the step does (a spec, "wait 2s", "GET url")."""
+    """One step of one pass. `source` is what the step does (a spec, "wait 2s", "GET url")."""
 
     step: str = ""
     kind: str = "llm"
     after: list[str] = field(default_factory=list)
     critical: bool = False
     prompt: str | None = None  # the rendered prompt of an llm step, once it started
+
+    @property
+    def label(self) -> str:
+        return self.step
 
     def to_json(self, t0: float) -> dict[str, object]:
         out = super().to_json(t0)
@@ -74,14 +77,18 @@ class StepResult(Result):
 
 
 @dataclass(eq=False)
-class PipelinePass(Run):
-    """One pass of the pipeline in one mode; `results` are StepResults in file order."""
+class PipelinePass(Run[StepResult]):
+    """The record of one pass of the pipeline in one mode; its steps in file order."""
 
     pipeline: str = ""
 
     @property
+    def label(self) -> str:
+        return self.pipeline
+
+    @property
     def steps(self) -> list[StepResult]:
-        return self.results  # type: ignore[return-value]
+        return self.results
 
     def result(self, step: str) -> StepResult:
         return next(r for r in self.steps if r.step == step)
@@ -113,7 +120,7 @@ class PipelinePass(Run):
         return out
 
 
-class PipelineRun(Runner):
+class PipelineRunner(Runner[PipelinePass]):
     """Runs `pipeline` on `input_text` in `mode` (sync, async or both); `runs` fill live.
 
     `time_scale` multiplies every wait step's duration; it exists so tests can run the
@@ -144,7 +151,7 @@ class PipelineRun(Runner):
         for step in pipeline.steps:
             if step.model is not None and step.model not in self.adapters:
                 self.adapters[step.model] = make_adapter(step.model, config)
-        runs: list[Run] = [
+        runs = [
             PipelinePass(
                 mode=str(side),
                 results=[_new_result(s) for s in pipeline.steps],
@@ -155,16 +162,16 @@ class PipelineRun(Runner):
         ]
         super().__init__(self.mode, runs, self.adapters.values())
 
-    def _side_over(self, run: Run) -> None:
-        run.mark_critical()  # type: ignore[attr-defined]
+    def _side_over(self, run: PipelinePass) -> None:
+        run.mark_critical()
 
-    async def _prepare(self, side: Mode, run: Run) -> None:
+    async def _prepare(self, side: Mode, run: PipelinePass) -> None:
         timeout = _client_timeout(self.pipeline)
         await prepare_clients(self.adapters.values(), not side.concurrent, timeout)
 
     # --- concurrent: a task per step, each awaiting exactly its inputs ---------------------
 
-    async def _run_concurrent(self, side: Mode, run: PipelinePass) -> None:  # type: ignore[override]
+    async def _run_concurrent(self, side: Mode, run: PipelinePass) -> None:
         loop = asyncio.get_running_loop()
         # Each future resolves to None (the step succeeded) or the name of the failed step.
         done: dict[str, asyncio.Future[str | None]] = {
@@ -193,7 +200,7 @@ class PipelineRun(Runner):
         except asyncio.CancelledError:
             result.cancel()
         except Exception as exc:
-            result.apply(Failed(time.perf_counter(), describe_error(exc)))
+            result.apply(failure(exc))
         finally:
             if not result.state.over:
                 result.cancel()
@@ -216,8 +223,8 @@ class PipelineRun(Runner):
 
     # --- sync: one step at a time, in file order, on a thread of its own ------------------
 
-    async def _run_sync(self, run: PipelinePass) -> None:  # type: ignore[override]
-        await self._in_thread(self._sync_steps, run)  # type: ignore[arg-type]
+    async def _run_sync(self, run: PipelinePass) -> None:
+        await self._in_thread(self._sync_steps, run)
 
     def _sync_steps(self, run: PipelinePass) -> None:
         failed_root: dict[str, str] = {}
@@ -232,7 +239,7 @@ class PipelineRun(Runner):
                 try:
                     self._execute_sync(step, run, result)
                 except Exception as exc:
-                    result.apply(Failed(time.perf_counter(), describe_error(exc)))
+                    result.apply(failure(exc))
                 if not result.state.over:
                     result.cancel()
             if not result.ok:
@@ -298,7 +305,7 @@ def _finish(result: StepResult, text: str, error: str | None = None) -> None:
 
 
 def _skip(result: StepResult, failed: str) -> None:
-    result.skip(f"{SKIPPED}: step {failed!r} failed")
+    result.skip(f"skipped: step {failed!r} failed")
 
 
 # --- get steps: httpx, a total deadline, a size cap -----------------------------------------

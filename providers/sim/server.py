@@ -329,7 +329,7 @@ async def _read_request(conn: _Conn) -> tuple[str, str, dict[str, str], bytes] |
 class SimServer:
     """The simulator on 127.0.0.1 in a daemon thread with its own event loop.
 
-    ``with SimServer() as url: ...`` or ``url = server.start(); ...; server.stop()``.
+    ``with SimServer() as server:`` (then ``server.url``), or ``url = server.start()`` … ``stop()``.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
