@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import aclosing, closing
@@ -26,6 +27,8 @@ class OllamaAdapter(Adapter):
         try:
             with urllib.request.urlopen(f"{self.host()}/api/version", timeout=1.0):
                 return None
+        except urllib.error.HTTPError:
+            return None  # something answers there: the race will say what it thinks of us
         except Exception:
             return f"no Ollama server answers at {self.host()} (set OLLAMA_HOST?)"
 
