@@ -276,3 +276,16 @@ def speedup(runs: list[Run]) -> float | None:
     if sync is None or other is None:
         return None
     return sync.wall_s / other.wall_s  # type: ignore[operator]
+
+
+def document(prompt: str, runs: list[Run]) -> dict[str, object]:
+    """The `run --json` contract from DESIGN.md (extra keys only add to it).
+
+    Here, not in the command line, because the run store rebuilds it from stored rows.
+    """
+    ratio = speedup(runs)
+    return {
+        "prompt": prompt,
+        "runs": [run.to_json() for run in runs],
+        "speedup": None if ratio is None else round(ratio, 4),
+    }

@@ -18,6 +18,9 @@ from providers.race import ModeError, parse_mode
 from providers.request import Request, SettingsError
 from providers.spec import SpecError, parse_spec
 from tui.headless import EXIT_FAILED, EXIT_USAGE
+from tui.store_cli import COMMANDS as STORE_COMMANDS
+from tui.store_cli import add_commands as add_store_commands
+from tui.store_cli import add_no_save
 
 
 class UsageError(Exception):
@@ -49,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--mode", default="both", help="sync|async|both|threads|limit=N")
     run.add_argument("--json", action="store_true", help="one JSON document on stdout")
     _add_settings(run)
+    add_no_save(run)
 
     sim = commands.add_parser("sim", help="serve the simulator on its own")
     sim.add_argument("--host", default="127.0.0.1")
@@ -59,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     pipeline.add_argument("--input", default="", help="the text steps see as {input}")
     pipeline.add_argument("--mode", default="both", help="sync|async|both (default both)")
     pipeline.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    add_no_save(pipeline)
+
+    add_store_commands(commands)
 
     models = commands.add_parser("models", help="configured models and whether each is usable")
     models.add_argument(
@@ -132,17 +139,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             return sim_main(["--host", args.host, "--port", str(args.port)])
         load_env()
         loopback_no_proxy()
+        if args.command in STORE_COMMANDS:
+            from tui.store_cli import run_command
+
+            return run_command(args)
         config = load_config()
         if args.command == "pipeline":
             from tui.pipeline_cli import run_pipeline_command
 
-            return run_pipeline_command(args.file, args.input, args.mode, config, as_json=args.json)
+            return run_pipeline_command(
+                args.file, args.input, args.mode, config, as_json=args.json, save=not args.no_save
+            )
         specs = resolve_specs(args.models, config, strict=args.command != "models")
         if args.command == "run":
             from tui.headless import run_headless
 
             request, mode = request_from(args), parse_mode(args.mode)
-            return run_headless(specs, request, mode, config, as_json=args.json)
+            return run_headless(
+                specs, request, mode, config, as_json=args.json, save=not args.no_save
+            )
         if args.command == "models":
             from tui.headless import list_models
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from providers.config import Config
 from providers.environment import redact
 from providers.race import Mode, Race, Runner
-from providers.record import Result, Run, State, speedup
+from providers.record import Result, State, document
 from providers.registry import make_adapter
 from providers.request import Request
 from tui.report import full_report
@@ -23,7 +23,13 @@ PROGRESS_EVERY_S = 0.25
 
 
 def run_headless(
-    specs: list[str], request: Request, mode: Mode, config: Config, *, as_json: bool
+    specs: list[str],
+    request: Request,
+    mode: Mode,
+    config: Config,
+    *,
+    as_json: bool,
+    save: bool = True,
 ) -> int:
     """Race, print the comparison (or JSON), exit 0 / 1 when a model failed / 130 on Ctrl-C."""
     race = Race([make_adapter(s, config) for s in specs], request, mode)
@@ -33,6 +39,10 @@ def run_headless(
     else:
         # Model output is text: escape sequences are shown, never sent to the terminal.
         print(visible(full_report(race.runs)))
+    if save:
+        from tui.store_cli import save_race
+
+        save_race(race, interrupted=interrupted)
     if interrupted:
         print("modelrace: interrupted; what had arrived is shown above", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -43,16 +53,6 @@ def run_headless(
 def export_json(doc: dict[str, object]) -> str:
     """The document as JSON, with anything key-shaped scrubbed: exports never carry keys."""
     return redact(json.dumps(doc, ensure_ascii=False))
-
-
-def document(prompt: str, runs: list[Run]) -> dict[str, object]:
-    """The `run --json` contract from DESIGN.md (extra keys only add to it)."""
-    ratio = speedup(runs)
-    return {
-        "prompt": prompt,
-        "runs": [run.to_json() for run in runs],
-        "speedup": None if ratio is None else round(ratio, 4),
-    }
 
 
 def run_to_end(runner: Runner, *, progress: bool, describe: Callable[[Result], str]) -> bool:

@@ -36,7 +36,7 @@ ARROW = " → "
 
 
 def run_pipeline_command(
-    path: str, input_text: str, mode: str, config: Config, *, as_json: bool
+    path: str, input_text: str, mode: str, config: Config, *, as_json: bool, save: bool = True
 ) -> int:
     """Parse, run, report: exit 0 all steps ok / 1 some failed or skipped / 2 usage / 130."""
     try:
@@ -52,6 +52,10 @@ def run_pipeline_command(
         print(export_json(doc))
     else:
         print(visible(pipeline_report(pipe)))
+    if save:
+        from tui.store_cli import save_pipeline
+
+        save_pipeline(pipe, interrupted=interrupted)
     if interrupted:
         print("modelrace: interrupted; what had arrived is shown above", file=sys.stderr)
         return EXIT_INTERRUPTED
