@@ -16,6 +16,7 @@ from providers.store.races import (
     history,
     load,
     save,
+    save_many,
 )
 from providers.store.schema import LATEST
 
@@ -32,4 +33,5 @@ __all__ = [
     "history",
     "load",
     "save",
+    "save_many",
 ]

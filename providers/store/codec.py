@@ -7,24 +7,36 @@ are kept, at 8 bytes a chunk. Offsets are microseconds from the result's own sta
 from __future__ import annotations
 
 import difflib
-import struct
+import sys
+from array import array
 from itertools import accumulate
 
 from providers.environment import redact
 
 _MAX = 2**32 - 1
+assert array("I").itemsize == 4, "the stored format is 4-byte unsigned integers"
 
 
 def pack(values: list[int]) -> bytes:
-    return struct.pack(f"<{len(values)}I", *(min(max(v, 0), _MAX) for v in values))
+    try:
+        packed = array("I", values)
+    except OverflowError:  # a negative offset or a request longer than 71 minutes
+        packed = array("I", (min(max(v, 0), _MAX) for v in values))
+    if sys.byteorder == "big":
+        packed.byteswap()
+    return packed.tobytes()
 
 
 def unpack(blob: bytes) -> list[int]:
-    return list(struct.unpack(f"<{len(blob) // 4}I", blob))
+    values = array("I")
+    values.frombytes(blob)
+    if sys.byteorder == "big":
+        values.byteswap()
+    return values.tolist()
 
 
 def offsets_us(times: list[float], base: float) -> list[int]:
-    return [round((t - base) * 1_000_000) for t in times]
+    return [int((t - base) * 1_000_000 + 0.5) for t in times]
 
 
 def scrubbed(chunks: list[str]) -> tuple[str, list[int]]:
@@ -34,7 +46,7 @@ def scrubbed(chunks: list[str]) -> tuple[str, list[int]]:
     scrubbed; boundaries are then carried across the edit.
     """
     text = "".join(chunks)
-    lengths = [len(c) for c in chunks]
+    lengths = list(map(len, chunks))
     clean = redact(text)
     if clean == text:
         return text, lengths

@@ -190,6 +190,11 @@ def save(race: StoredRace, path: Path | None = None) -> int:
 
     Raises `StoreError` (one line) when the store cannot be used; the race itself is untouched.
     """
+    return save_many([race], path)[0]
+
+
+def save_many(races: list[StoredRace], path: Path | None = None) -> list[int]:
+    """Store several races in one transaction (all or none); their ids, in order."""
     path = default_path() if path is None else path
     with failures_as_store_errors(path):
         conn = connect(path)
@@ -197,15 +202,16 @@ def save(race: StoredRace, path: Path | None = None) -> int:
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                race_id = _insert(conn, race)
+                ids = [_insert(conn, race) for race in races]
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
         finally:
             conn.close()
-    race.id = race_id
-    return race_id
+    for race, race_id in zip(races, ids, strict=True):
+        race.id = race_id
+    return ids
 
 
 # --- reading ------------------------------------------------------------------------------
