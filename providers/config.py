@@ -6,6 +6,8 @@
     base_url = "http://127.0.0.1:8000/v1"
     api_key_env = "VLLM_API_KEY"     # optional; the key itself never goes in the file
 
+    keep_runs = 1000                   # optional: the run store keeps the newest N races
+
 Looked up in `$MODELRACE_CONFIG`, then `./modelrace.toml`, then the user config dir.
 """
 
@@ -39,6 +41,7 @@ class Config:
     path: Path | None = None
     models: tuple[str, ...] = ()
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
+    keep_runs: int | None = None
 
 
 def config_paths() -> list[Path]:
@@ -70,11 +73,14 @@ def _parse(path: Path) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
 
-    unknown = set(data) - {"models", "endpoints"}
+    unknown = set(data) - {"models", "endpoints", "keep_runs"}
     if unknown:
         raise ConfigError(
-            f"{path}: unknown key {sorted(unknown)[0]!r} (expected models, endpoints)"
+            f"{path}: unknown key {sorted(unknown)[0]!r} (expected models, endpoints, keep_runs)"
         )
+    keep = data.get("keep_runs")
+    if keep is not None and (not isinstance(keep, int) or isinstance(keep, bool) or keep < 1):
+        raise ConfigError(f"{path}: 'keep_runs' must be a whole number of races, at least 1")
     models = data.get("models", [])
     if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
         raise ConfigError(f"{path}: 'models' must be a list of spec strings")
@@ -85,7 +91,7 @@ def _parse(path: Path) -> Config:
         raise ConfigError(f"{path}: 'endpoints' must be a table of tables")
     for name, table in raw_endpoints.items():
         endpoints[name] = _endpoint(path, name, table)
-    return Config(path=path, models=tuple(models), endpoints=endpoints)
+    return Config(path=path, models=tuple(models), endpoints=endpoints, keep_runs=keep)
 
 
 def _endpoint(path: Path, name: str, table: object) -> Endpoint:

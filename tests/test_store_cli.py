@@ -186,3 +186,18 @@ def test_a_corrupt_store_is_one_line_and_the_race_still_prints(sim_env: str, db:
     assert out.stderr.count("\n") == 1 and "not saved" in out.stderr and str(db) in out.stderr
     _one_line_error(listed, 1, "damaged")
     assert db.read_bytes() == before
+
+
+def test_keep_runs_keeps_only_the_newest_races(
+    sim_env: str, db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    config = tmp_path / "modelrace.toml"
+    config.write_text("keep_runs = 2\n")
+    monkeypatch.setenv("MODELRACE_CONFIG", str(config))
+    for prompt in ("one", "two", "three"):
+        out = modelrace("run", prompt, "-m", f"sim:{QUICK}", "--mode", "async", sim=sim_env)
+        assert out.returncode == 0, out.stderr
+
+    rows = json.loads(modelrace("history", "--json", sim=sim_env).stdout)
+
+    assert [(row["id"], row["prompt"]) for row in rows] == [(3, "three"), (2, "two")]

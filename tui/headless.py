@@ -42,7 +42,7 @@ def run_headless(
     if save:
         from tui.store_cli import save_race
 
-        save_race(race, interrupted=interrupted)
+        save_race(race, config, interrupted=interrupted)
     if interrupted:
         print("modelrace: interrupted; what had arrived is shown above", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -55,7 +55,7 @@ def run_pipeline_command(
     if save:
         from tui.store_cli import save_pipeline
 
-        save_pipeline(pipe, interrupted=interrupted)
+        save_pipeline(pipe, config, interrupted=interrupted)
     if interrupted:
         print("modelrace: interrupted; what had arrived is shown above", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from providers.config import Config
 from providers.store import (
     StoredRace,
     StoreError,
@@ -83,20 +85,20 @@ def _fail(message: str, status: int) -> int:
 # --- saving -------------------------------------------------------------------------------
 
 
-def save_race(race: Any, *, interrupted: bool) -> int | None:
-    return _save(lambda: from_race(race, interrupted=interrupted))
+def save_race(race: Any, config: Config, *, interrupted: bool) -> int | None:
+    return _save(lambda: from_race(race, interrupted=interrupted), config)
 
 
-def save_pipeline(pipe: Any, *, interrupted: bool) -> int | None:
-    return _save(lambda: from_pipeline(pipe, interrupted=interrupted))
+def save_pipeline(pipe: Any, config: Config, *, interrupted: bool) -> int | None:
+    return _save(lambda: from_pipeline(pipe, interrupted=interrupted), config)
 
 
-def _save(build: Any) -> int | None:
+def _save(build: Callable[[], StoredRace], config: Config) -> int | None:
     """Keep it; on failure one line on stderr, and the caller carries on as if saved."""
     from providers.store import save
 
     try:
-        race_id = save(build())
+        race_id = save(build(), keep=config.keep_runs)
     except StoreError as exc:
         print(f"modelrace: not saved: {exc}", file=sys.stderr)
         return None

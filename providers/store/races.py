@@ -184,16 +184,20 @@ def _insert(conn: sqlite3.Connection, race: StoredRace) -> int:
     return race_id
 
 
-def save(race: StoredRace, path: Path | None = None) -> int:
+def save(race: StoredRace, path: Path | None = None, *, keep: int | None = None) -> int:
     """Store a finished race in one transaction and return its id (blocking: call it from a
     worker thread, e.g. `await asyncio.to_thread(save, race)`, never on an event loop).
 
-    Raises `StoreError` (one line) when the store cannot be used; the race itself is untouched.
+    `keep` (the config's `keep_runs`) deletes all but the newest `keep` races in the same
+    transaction. Raises `StoreError` (one line) when the store cannot be used; the race
+    itself is untouched.
     """
-    return save_many([race], path)[0]
+    return save_many([race], path, keep=keep)[0]
 
 
-def save_many(races: list[StoredRace], path: Path | None = None) -> list[int]:
+def save_many(
+    races: list[StoredRace], path: Path | None = None, *, keep: int | None = None
+) -> list[int]:
     """Store several races in one transaction (all or none); their ids, in order."""
     path = default_path() if path is None else path
     with failures_as_store_errors(path):
@@ -203,6 +207,12 @@ def save_many(races: list[StoredRace], path: Path | None = None) -> list[int]:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 ids = [_insert(conn, race) for race in races]
+                if keep is not None:
+                    conn.execute(
+                        "DELETE FROM races WHERE id NOT IN"
+                        " (SELECT id FROM races ORDER BY id DESC LIMIT ?)",
+                        (max(keep, 1),),
+                    )
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
