@@ -214,3 +214,49 @@ def test_exports_escape_model_text_and_name_every_model(tmp_path: Path):
     assert "\x1b" not in page + markdown
     assert "Hello world." in markdown and "<b>bold?</b> ␛[2J & done" in markdown
     assert json.loads(store.export.to_json(stored))["id"] == race_id
+
+
+def test_the_old_history_file_is_imported_once_and_never_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from tui.history import PromptHistory
+
+    secret = "sk-oldhistorysecret0123456789"
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    db, legacy = tmp_path / "r.db", tmp_path / "history.jsonl"
+    legacy.write_text(
+        "\n".join(json.dumps({"prompt": p}) for p in ("old one", f"key {secret}", "old three"))
+        + "\nnot json\n"
+    )
+    before = legacy.read_bytes()
+    first = PromptHistory(db, legacy)
+    first.append_to_file("typed before the import")  # a prompt already in the store
+
+    first.load()
+    again = PromptHistory(db, legacy)
+    again.load()
+    stored = first.add("new one")
+    assert stored is not None
+    first.append_to_file(stored)
+    third = PromptHistory(db, legacy)
+    third.load()
+
+    expected = ["old one", "key ***", "old three", "typed before the import"]
+    assert first.entries[:4] == expected and again.entries == expected
+    assert third.entries == [*expected, "new one"]
+    assert third.previous("") == "new one"
+    assert legacy.read_bytes() == before
+    assert secret.encode() not in db.read_bytes()
+
+
+def test_a_broken_store_leaves_the_prompt_history_empty_not_failing(tmp_path: Path):
+    from tui.history import PromptHistory
+
+    db = tmp_path / "bad.db"
+    db.write_bytes(b"garbage" * 500)
+    history = PromptHistory(db)
+
+    history.load()
+    history.append_to_file("hello")
+
+    assert history.entries == [] and db.read_bytes() == b"garbage" * 500

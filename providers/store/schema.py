@@ -61,8 +61,12 @@ CREATE TABLE results (
 CREATE INDEX results_by_run ON results(run_id, position);
 """
 
-# Version 2: what later features keep: the prompt history, arena votes, bench samples.
+# Version 2: the prompt history (and what was imported into it), arena votes, bench samples.
 _V2 = """
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 CREATE TABLE prompts (
     id INTEGER PRIMARY KEY,
     created TEXT NOT NULL,
