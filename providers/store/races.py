@@ -362,6 +362,7 @@ def history(
     path, conn = _open_for_reading(path)
     if conn is None:
         return []
+    conn.row_factory = None
     with failures_as_store_errors(path):
         try:
             where, args = "", []
@@ -371,35 +372,37 @@ def history(
                     " OR models LIKE ? ESCAPE '\\'"
                 )
                 args = [_like(search)] * 3
-            sql = f"SELECT * FROM races {where} ORDER BY id DESC"
+            chosen = f"SELECT id FROM races {where} ORDER BY id DESC"
             if limit:
-                sql += " LIMIT ?"
+                chosen += " LIMIT ?"
                 args.append(limit)
-            races = conn.execute(sql, args).fetchall()
-            walls: dict[int, list[tuple[str, float | None]]] = {r["id"]: [] for r in races}
-            if races:
-                marks = ",".join("?" * len(races))
-                for run in conn.execute(
-                    f"SELECT race_id, mode, wall_s FROM runs WHERE race_id IN ({marks})"
-                    " ORDER BY race_id, position",
-                    [r["id"] for r in races],
-                ):
-                    walls[run["race_id"]].append((run["mode"], run["wall_s"]))
+            races = conn.execute(
+                "SELECT id, created, kind, mode, models, prompt, interrupted FROM races"
+                f" WHERE id IN ({chosen}) ORDER BY id DESC",
+                args,
+            ).fetchall()
+            walls: dict[int, list[tuple[str, float | None]]] = {r[0]: [] for r in races}
+            for race_id, mode, wall in conn.execute(
+                f"SELECT race_id, mode, wall_s FROM runs WHERE race_id IN ({chosen})"
+                " ORDER BY race_id, position",
+                args,
+            ):
+                walls[race_id].append((mode, wall))
         finally:
             conn.close()
     return [
         Summary(
-            r["id"],
-            r["created"],
-            r["kind"],
-            r["mode"],
-            r["models"].split(),
-            r["prompt"],
-            walls[r["id"]],
-            _speedup(walls[r["id"]]),
-            bool(r["interrupted"]),
+            race_id,
+            created,
+            kind,
+            mode,
+            models.split(),
+            prompt,
+            walls[race_id],
+            _speedup(walls[race_id]),
+            bool(interrupted),
         )
-        for r in races
+        for race_id, created, kind, mode, models, prompt, interrupted in races
     ]
 
 
