@@ -148,6 +148,18 @@ def test_a_file_from_a_newer_modelrace_is_refused_and_left_alone(tmp_path: Path)
     assert db.read_bytes() == before
 
 
+def test_another_programs_database_is_refused_and_left_alone(tmp_path: Path):
+    db = tmp_path / "theirs.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE notes (body TEXT)")
+    before = db.read_bytes()
+
+    with pytest.raises(store.StoreError, match="not a modelrace run store"):
+        store.save(_race(), db)
+
+    assert db.read_bytes() == before
+
+
 def test_a_corrupt_file_is_one_line_and_never_overwritten(tmp_path: Path):
     db = tmp_path / "bad.db"
     db.write_bytes(b"this is not a database, but someone's notes\n" * 100)

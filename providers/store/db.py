@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from providers.store.schema import LATEST, migrate, version_of
+from providers.store.schema import LATEST, NotAStore, migrate, version_of
 
 # How long a writer waits for another process's transaction before giving up.
 BUSY_TIMEOUT_S = 10.0
@@ -76,12 +76,18 @@ def connect(path: Path | None = None, *, create: bool = True) -> sqlite3.Connect
                     f"run store {path} has schema version {version}, newer than this "
                     f"modelrace knows ({LATEST}); it was left untouched, upgrade modelrace"
                 )
+            migrate(conn)  # before WAL: a file that is refused keeps every byte
             if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                 conn.execute("PRAGMA journal_mode = WAL")
             # WAL with NORMAL sync: a crash may lose the last save, never corrupt the file.
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
-            migrate(conn)
+        except NotAStore:
+            conn.close()
+            raise StoreError(
+                f"{path} is an SQLite file of some other program, not a modelrace run store; "
+                "it was left untouched"
+            ) from None
         except BaseException:
             conn.close()
             raise

@@ -97,6 +97,10 @@ MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 LATEST = len(MIGRATIONS)
 
 
+class NotAStore(Exception):
+    """Version 0 with tables in it: some other program's database, not an empty file."""
+
+
 def version_of(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
@@ -108,6 +112,8 @@ def migrate(conn: sqlite3.Connection) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
         current = version_of(conn)  # another process may have migrated while we waited
+        if current == 0 and conn.execute("SELECT 1 FROM sqlite_master").fetchone():
+            raise NotAStore
         for number in range(current + 1, LATEST + 1):
             for statement in MIGRATIONS[number - 1].split(";"):
                 if statement.strip():
