@@ -13,24 +13,14 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from providers.config import Config
-from providers.store import (
-    StoredRace,
-    StoreError,
-    Summary,
-    UnknownRace,
-    default_path,
-    delete,
-    from_pipeline,
-    from_race,
-    history,
-    load,
-)
-from providers.store.export import FORMATS, export, to_json, to_markdown
 from tui.headless import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from tui.text import visible
+
+if TYPE_CHECKING:  # the store is imported only by the commands that use it
+    from providers.config import Config
+    from providers.store import StoredRace, Summary
 
 COMMANDS = ("history", "show", "export", "delete")
 EXCERPT = 40
@@ -51,7 +41,7 @@ def add_commands(commands: Any) -> None:
 
     exp = commands.add_parser("export", help="a stored race as JSON, Markdown or HTML")
     exp.add_argument("id", type=int, metavar="ID")
-    exp.add_argument("--format", required=True, choices=FORMATS)
+    exp.add_argument("--format", required=True, choices=("json", "md", "html"))
     exp.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
 
     rm = commands.add_parser("delete", help="delete stored races")
@@ -63,6 +53,8 @@ def add_no_save(parser: argparse.ArgumentParser) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    from providers.store import StoreError, UnknownRace
+
     try:
         if args.command == "history":
             return _history(args.search, args.limit, args.json)
@@ -86,16 +78,20 @@ def _fail(message: str, status: int) -> int:
 
 
 def save_race(race: Any, config: Config, *, interrupted: bool) -> int | None:
+    from providers.store import from_race
+
     return _save(lambda: from_race(race, interrupted=interrupted), config)
 
 
 def save_pipeline(pipe: Any, config: Config, *, interrupted: bool) -> int | None:
+    from providers.store import from_pipeline
+
     return _save(lambda: from_pipeline(pipe, interrupted=interrupted), config)
 
 
 def _save(build: Callable[[], StoredRace], config: Config) -> int | None:
     """Keep it; on failure one line on stderr, and the caller carries on as if saved."""
-    from providers.store import save
+    from providers.store import StoreError, save
 
     try:
         race_id = save(build(), keep=config.keep_runs)
@@ -130,6 +126,8 @@ def _walls(summary: Summary) -> str:
 def _history(search: str | None, limit: int, as_json: bool) -> int:
     if limit < 0:
         return _fail(f"--limit must be 0 (all) or more, not {limit}", EXIT_USAGE)
+    from providers.store import default_path, history
+
     rows = history(search, limit or None)
     if as_json:
         print(to_json_list(rows))
@@ -186,6 +184,9 @@ def text_report(race: StoredRace) -> str:
 
 
 def _show(race_id: int, *, as_json: bool, markdown: bool) -> int:
+    from providers.store import load
+    from providers.store.export import to_json, to_markdown
+
     race = load(race_id)
     if as_json:
         print(to_json(race))
@@ -197,6 +198,9 @@ def _show(race_id: int, *, as_json: bool, markdown: bool) -> int:
 
 
 def _export(race_id: int, fmt: str, output: str | None) -> int:
+    from providers.store import load
+    from providers.store.export import export
+
     race = load(race_id)
     text = export(race, fmt)
     if output is None:
@@ -212,6 +216,8 @@ def _export(race_id: int, fmt: str, output: str | None) -> int:
 
 
 def _delete(ids: list[int]) -> int:
+    from providers.store import delete
+
     delete(ids)
     print("deleted " + ", ".join(str(i) for i in ids))
     return EXIT_OK
