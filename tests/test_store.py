@@ -148,6 +148,26 @@ def test_a_file_from_a_newer_modelrace_is_refused_and_left_alone(tmp_path: Path)
     assert db.read_bytes() == before
 
 
+def test_a_store_locked_too_long_is_one_line_and_loses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    db = tmp_path / "busy.db"
+    store.save(_race("kept"), db)
+    monkeypatch.setattr("providers.store.db.BUSY_TIMEOUT_S", 0.3)
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(store.StoreError, match="locked") as caught:
+            store.save(_race("blocked"), db)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+    assert "\n" not in str(caught.value) and str(db) in str(caught.value)
+    assert store.save(_race("after"), db) == 2
+    assert [s.prompt for s in store.history(path=db)] == ["after", "kept"]
+
+
 def test_another_programs_database_is_refused_and_left_alone(tmp_path: Path):
     db = tmp_path / "theirs.db"
     with sqlite3.connect(db) as conn:

@@ -98,6 +98,11 @@ def _save(build: Callable[[], StoredRace], config: Config) -> int | None:
     except StoreError as exc:
         print(f"modelrace: not saved: {exc}", file=sys.stderr)
         return None
+    except Exception as exc:  # a bug in saving must not turn a finished race into a traceback
+        from providers.environment import one_line
+
+        print(f"modelrace: not saved: {one_line(repr(exc))}", file=sys.stderr)
+        return None
     if sys.stderr.isatty():
         print(f"modelrace: saved as race {race_id} (modelrace show {race_id})", file=sys.stderr)
     return race_id
