@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/overhead.py
 	$(BIN)/python benchmarks/render.py
 	$(BIN)/python benchmarks/startup.py
+	$(BIN)/python benchmarks/store.py
 	$(BIN)/python benchmarks/local.py
 
 clean:

@@ -6,6 +6,8 @@
     base_url = "http://127.0.0.1:8000/v1"
     api_key_env = "VLLM_API_KEY"     # optional; the key itself never goes in the file
 
+    keep_runs = 1000                   # optional: the run store keeps the newest N races
+
 Looked up in `$MODELRACE_CONFIG`, then `./modelrace.toml`, then the user config dir. The file
 in the current directory is used only once the user trusted its exact content
 (`modelrace trust`, see providers/trust.py): a repository must not be able to send a key to a
@@ -49,6 +51,7 @@ class Config:
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
     # Set when a project-local file was skipped: one line for stderr, naming the command.
     notice: str | None = None
+    keep_runs: int | None = None
 
 
 def user_config_path() -> Path:
@@ -122,11 +125,15 @@ def _parse(path: Path, text: str) -> Config:
     except RecursionError:
         raise ConfigError(f"{path}: not valid TOML (nested too deeply)") from None
 
-    unknown = set(data) - {"models", "endpoints"}
+    unknown = set(data) - {"models", "endpoints", "keep_runs"}
     if unknown:
         raise ConfigError(
-            f"{path}: unknown key {quote(sorted(unknown)[0])} (expected models, endpoints)"
+            f"{path}: unknown key {quote(sorted(unknown)[0])}"
+            " (expected models, endpoints, keep_runs)"
         )
+    keep = data.get("keep_runs")
+    if keep is not None and (not isinstance(keep, int) or isinstance(keep, bool) or keep < 1):
+        raise ConfigError(f"{path}: 'keep_runs' must be a whole number of races, at least 1")
     models = data.get("models", [])
     if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
         raise ConfigError(f"{path}: 'models' must be a list of spec strings")
@@ -137,7 +144,7 @@ def _parse(path: Path, text: str) -> Config:
         raise ConfigError(f"{path}: 'endpoints' must be a table of tables")
     for name, table in raw_endpoints.items():
         endpoints[name] = _endpoint(path, name, table)
-    return Config(path=path, models=tuple(models), endpoints=endpoints)
+    return Config(path=path, models=tuple(models), endpoints=endpoints, keep_runs=keep)
 
 
 def _endpoint(path: Path, name: str, table: object) -> Endpoint:

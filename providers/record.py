@@ -358,3 +358,16 @@ def _not_done(run: Run[Any], model: str) -> str:
     if not left:
         return "did not run"
     return "skipped" if left[0].skipped else str(left[0].state)
+
+
+def document(prompt: str, runs: Sequence[Run[Any]]) -> dict[str, object]:
+    """The `run --json` contract from DESIGN.md (extra keys only add to it).
+
+    Here, not in the command line, because the run store rebuilds it from stored rows.
+    """
+    ratio = speedup(runs)
+    return {
+        "prompt": prompt,
+        "runs": [run.to_json() for run in runs],
+        "speedup": None if ratio is None else round(ratio, 4),
+    }

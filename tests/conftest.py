@@ -44,5 +44,7 @@ def _no_user_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempP
     empty = tmp_path_factory.mktemp("cfg") / "modelrace.toml"
     empty.write_text("")
     monkeypatch.setenv("MODELRACE_CONFIG", str(empty))
+    # Races the tests run are saved here, never in the developer's own run store.
+    monkeypatch.setenv("MODELRACE_DB", str(empty.parent / "modelrace.db"))
     monkeypatch.setattr("providers.environment._loaded", True)
     os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import json
 import os
 import subprocess
 import sys
@@ -15,6 +14,7 @@ import pytest
 
 from providers.record import State
 from providers.sim import SimServer, expected_answer
+from providers.store.prompts import recent_prompts
 from tui.app import ModelRaceApp
 from tui.history import PromptHistory
 from tui.screens import ModelPickerScreen, Settings, SettingsScreen
@@ -171,7 +171,7 @@ async def test_markup_and_escapes_in_an_answer_are_shown_literally() -> None:
 
 
 async def test_history_recalls_the_last_prompt(tmp_path: Path) -> None:
-    path = tmp_path / "history.jsonl"
+    path = tmp_path / "modelrace.db"
     app = make_app([FAST], path=path)
     async with app.run_test(size=(120, 40)) as pilot:
         await send(pilot, app, "first question")
@@ -182,8 +182,7 @@ async def test_history_recalls_the_last_prompt(tmp_path: Path) -> None:
         await pilot.press("down")
         assert app.prompt_box.text == "draft"
         await pilot.pause(0.2)
-    stored = [json.loads(line)["prompt"] for line in path.read_text().splitlines()]
-    assert stored == ["first question"]
+    assert recent_prompts(path=path) == ["first question"]
     again = PromptHistory(path)
     again.load()
     assert again.previous("") == "first question"

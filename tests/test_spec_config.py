@@ -64,6 +64,8 @@ def test_named_endpoints_become_specs(tmp_path: Path):
         ('[endpoints.openai]\nbase_url = "http://x"', "built-in provider"),
         ("[endpoints.x]\nbase_url = 5", "base_url must be an http"),
         ('[endpoints.x]\nbase_url = "http://x"\ntoken = "s"', "unknown key 'token'"),
+        ("keep_runs = 0", "'keep_runs' must be a whole number"),
+        ('keep_runs = "all"', "'keep_runs' must be a whole number"),
     ],
 )
 def test_bad_config_files_name_the_file_and_reason(tmp_path: Path, text: str, reason: str):

@@ -35,7 +35,7 @@ from providers.race import MODE_NAMES, Mode, ModeError, Race, parse_mode
 from providers.record import Run
 from tui.commands import DashboardCommands
 from tui.headless import EXIT_TERMINATED
-from tui.history import PromptHistory, default_path
+from tui.history import PromptHistory, default_path, legacy_path
 from tui.lagmeter import LagMeter
 from tui.panel import AnswerPanel, StreamView
 from tui.pipelines import PipelineOpenScreen, find_pipeline_files
@@ -115,7 +115,9 @@ class ModelRaceApp(App[int]):
         self.config = config or Config()
         self.bad_specs: list[str] = []
         self.choices = [ModelChoice(spec, True) for spec in self._normalise(specs)]
-        self.history = history if history is not None else PromptHistory(default_path())
+        self.history = (
+            history if history is not None else PromptHistory(default_path(), legacy_path())
+        )
         self.settings = Settings()
         self.mode = str(parse_mode(mode))
         self.race: Race | PipelineRunner | None = None

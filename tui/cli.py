@@ -23,6 +23,9 @@ from providers.race import ModeError, parse_mode
 from providers.request import Request, SettingsError
 from providers.spec import SpecError, parse_spec
 from tui.headless import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from tui.store_cli import COMMANDS as STORE_COMMANDS
+from tui.store_cli import add_commands as add_store_commands
+from tui.store_cli import add_no_save
 
 
 class UsageError(Exception):
@@ -127,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--json", action="store_true", help="one JSON document on stdout")
     _add_settings(run)
+    add_no_save(run)
 
     sim = commands.add_parser("sim", help="serve the simulator on its own")
     sim.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
@@ -141,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     pipeline.add_argument("--input", default="", help="the text steps see as {input}")
     pipeline.add_argument("--mode", default="both", help="sync|async|both (default both)")
     pipeline.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    add_no_save(pipeline)
+
+    add_store_commands(commands)
 
     models = commands.add_parser(
         "models",
@@ -274,6 +281,10 @@ def _run(argv: Sequence[str] | None) -> int:
             return trust_command(args.file)
         load_env()
         loopback_no_proxy()
+        if args.command in STORE_COMMANDS:
+            from tui.store_cli import run_command
+
+            return run_command(args)
         config = load_config()
         if config.notice:
             print(f"modelrace: {error_line(config.notice)}", file=sys.stderr)
@@ -281,13 +292,17 @@ def _run(argv: Sequence[str] | None) -> int:
             from tui.pipeline_cli import run_pipeline_command
 
             input_text = utf8_text(args.input, "--input")
-            return run_pipeline_command(args.file, input_text, args.mode, config, as_json=args.json)
+            return run_pipeline_command(
+                args.file, input_text, args.mode, config, as_json=args.json, save=not args.no_save
+            )
         specs = resolve_specs(args.models, config, strict=args.command != "models")
         if args.command == "run":
             from tui.headless import run_headless
 
             request, mode = request_from(args), parse_mode(args.mode)
-            return run_headless(specs, request, mode, config, as_json=args.json)
+            return run_headless(
+                specs, request, mode, config, as_json=args.json, save=not args.no_save
+            )
         if args.command == "models":
             from tui.headless import list_models
 

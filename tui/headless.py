@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from providers.config import Config
 from providers.environment import redact
 from providers.race import Mode, Race, Runner
-from providers.record import Result, Run, State, speedup
+from providers.record import Result, Run, State, document
 from providers.registry import make_adapter
 from providers.request import Request
 from tui.report import full_report
@@ -32,7 +32,13 @@ PROGRESS_EVERY_S = 0.25
 
 
 def run_headless(
-    specs: list[str], request: Request, mode: Mode, config: Config, *, as_json: bool
+    specs: list[str],
+    request: Request,
+    mode: Mode,
+    config: Config,
+    *,
+    as_json: bool,
+    save: bool = True,
 ) -> int:
     """Race, print the comparison (or JSON), exit 0 / 1 when a model failed / 130 on Ctrl-C
     / 143 on SIGTERM.
@@ -55,6 +61,10 @@ def run_headless(
         print(redact(visible(full_report(race.runs))))
     # Inside the caller's BrokenPipeError handler, not at exit where it would be "ignored".
     sys.stdout.flush()
+    if save:
+        from tui.store_cli import save_race
+
+        save_race(race, config, interrupted=bool(interrupted))
     return exit_status(race.runs, interrupted, some_unusable=bool(unusable))
 
 
@@ -94,16 +104,6 @@ def check_models(specs: list[str], config: Config) -> list[tuple[Adapter, str | 
 def export_json(doc: dict[str, object]) -> str:
     """The document as JSON, with anything key-shaped scrubbed: exports never carry keys."""
     return redact(json.dumps(doc, ensure_ascii=False))
-
-
-def document(prompt: str, runs: Sequence[Run[Any]]) -> dict[str, object]:
-    """The `run --json` document the README describes (extra keys only add to it)."""
-    ratio = speedup(runs)
-    return {
-        "prompt": prompt,
-        "runs": [run.to_json() for run in runs],
-        "speedup": None if ratio is None else round(ratio, 4),
-    }
 
 
 def run_to_end(runner: Runner, *, progress: bool, describe: Callable[[Result], str]) -> int:

@@ -1,22 +1,26 @@
-"""Prompt history: in memory for up/down recall, and appended to a file in the data dir.
+"""Prompt history: in memory for up/down recall, kept in the run store.
 
 Known key values (and anything shaped like a key) are scrubbed before a prompt is stored.
-File I/O is blocking, so the app calls `load` and `append_to_file` from a worker thread.
+The store is blocking I/O, so the app calls `load` and `append_to_file` from a worker thread.
+A `history.jsonl` from before the store is imported once by `load`, then never written.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 from pathlib import Path
 
 from providers.environment import redact
+from providers.store import StoreError
+from providers.store import default_path as default_path
+from providers.store.prompts import MAX_PROMPTS, add_prompt, import_jsonl, recent_prompts
 
-MAX_ENTRIES = 500
+MAX_ENTRIES = MAX_PROMPTS
 
 
-def default_path() -> Path:
-    """`$MODELRACE_HISTORY`, else `history.jsonl` in the user data dir."""
+def legacy_path() -> Path:
+    """Where the history lived before the store: `$MODELRACE_HISTORY`, else the data dir."""
     explicit = os.environ.get("MODELRACE_HISTORY")
     if explicit:
         return Path(explicit).expanduser()
@@ -26,28 +30,31 @@ def default_path() -> Path:
 
 
 class PromptHistory:
-    """A list of prompts with a cursor; the draft being typed is kept while browsing."""
+    """A list of prompts with a cursor; the draft being typed is kept while browsing.
 
-    def __init__(self, path: Path | None = None) -> None:
+    `path` is the run store's file (None: in memory only); `legacy` an old history.jsonl.
+    """
+
+    def __init__(self, path: Path | None = None, legacy: Path | None = None) -> None:
         self.path = path
+        self.legacy = legacy
         self.entries: list[str] = []
         self._index = 0
         self._draft = ""
 
     def load(self) -> None:
-        """Read the file (blocking); entries typed meanwhile stay newest."""
-        if self.path is None or not self.path.exists():
+        """Read the store (blocking); entries typed meanwhile stay newest.
+
+        A store that cannot be read leaves the history empty: recall is a convenience, and
+        the race itself reports the store's trouble when it saves.
+        """
+        if self.path is None:
             return
-        loaded: list[str] = []
         try:
-            for line in self.path.read_text(encoding="utf-8").splitlines():
-                try:
-                    prompt = json.loads(line).get("prompt")
-                except (ValueError, AttributeError):
-                    continue
-                if isinstance(prompt, str) and prompt:
-                    loaded.append(prompt)
-        except OSError:
+            if self.legacy is not None and self.legacy.exists():
+                import_jsonl(self.legacy, self.path)
+            loaded = recent_prompts(MAX_ENTRIES, self.path)
+        except StoreError:
             return
         self.entries = [*loaded, *self.entries][-MAX_ENTRIES:]
         self.reset()
@@ -63,14 +70,11 @@ class PromptHistory:
         return redact(prompt)
 
     def append_to_file(self, stored: str) -> None:
+        """Keep a prompt `add` returned (blocking); a failing store only loses the recall."""
         if self.path is None:
             return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as fh:
-                fh.write(json.dumps({"prompt": stored}) + "\n")
-        except OSError:
-            pass
+        with contextlib.suppress(StoreError):
+            add_prompt(stored, self.path)
 
     def reset(self) -> None:
         self._index = len(self.entries)

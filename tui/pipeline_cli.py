@@ -29,7 +29,7 @@ ARROW = " → "
 
 
 def run_pipeline_command(
-    path: str, input_text: str, mode: str, config: Config, *, as_json: bool
+    path: str, input_text: str, mode: str, config: Config, *, as_json: bool, save: bool = True
 ) -> int:
     """Parse, run, report: exit 0 all steps ok / 1 some failed or skipped / 2 usage / 130
     Ctrl-C / 143 SIGTERM."""
@@ -49,6 +49,10 @@ def run_pipeline_command(
         # must not reach the terminal.
         print(redact(visible(pipeline_report(pipe))))
     sys.stdout.flush()
+    if save:
+        from tui.store_cli import save_pipeline
+
+        save_pipeline(pipe, config, interrupted=bool(interrupted))
     return exit_status(pipe.runs, interrupted)
 
 

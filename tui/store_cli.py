@@ -1,0 +1,228 @@
+"""`history`, `show`, `export`, `delete`, and saving what `run` and `pipeline` raced.
+
+The store and its documents live in `providers.store`; this module parses, prints, and turns
+a store failure into one line. Saving failures never change what a race printed or its exit
+status: the race was shown before the store was touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+from tui.headless import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from tui.text import visible
+
+if TYPE_CHECKING:  # the store is imported only by the commands that use it
+    from providers.config import Config
+    from providers.store import StoredRace, Summary
+
+COMMANDS = ("history", "show", "export", "delete")
+EXCERPT = 40
+
+
+def add_commands(commands: Any) -> None:
+    """Register the store's commands on the main parser's subcommands."""
+    hist = commands.add_parser("history", help="stored races, newest first")
+    hist.add_argument("--search", metavar="TEXT", help="only races whose prompt or models match")
+    hist.add_argument("--limit", type=int, default=20, metavar="N", help="at most N (0: all)")
+    hist.add_argument("--json", action="store_true", help="one JSON document on stdout")
+
+    show = commands.add_parser("show", help="the report of a stored race")
+    show.add_argument("id", type=int, metavar="ID")
+    how = show.add_mutually_exclusive_group()
+    how.add_argument("--json", action="store_true", help="the race's `run --json` document")
+    how.add_argument("--markdown", action="store_true", help="the Markdown export")
+
+    exp = commands.add_parser("export", help="a stored race as JSON, Markdown or HTML")
+    exp.add_argument("id", type=int, metavar="ID")
+    exp.add_argument("--format", required=True, choices=("json", "md", "html"))
+    exp.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+
+    rm = commands.add_parser("delete", help="delete stored races")
+    rm.add_argument("ids", type=int, nargs="+", metavar="ID")
+
+
+def add_no_save(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-save", action="store_true", help="do not keep it in the run store")
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from providers.store import StoreError, UnknownRace
+
+    try:
+        if args.command == "history":
+            return _history(args.search, args.limit, args.json)
+        if args.command == "show":
+            return _show(args.id, as_json=args.json, markdown=args.markdown)
+        if args.command == "export":
+            return _export(args.id, args.format, args.output)
+        return _delete(args.ids)
+    except UnknownRace as exc:
+        return _fail(f"no stored race has id {exc.args[0]} (see modelrace history)", EXIT_USAGE)
+    except StoreError as exc:
+        return _fail(str(exc), EXIT_FAILED)
+
+
+def _fail(message: str, status: int) -> int:
+    print(f"modelrace: {message}", file=sys.stderr)
+    return status
+
+
+# --- saving -------------------------------------------------------------------------------
+
+
+def save_race(race: Any, config: Config, *, interrupted: bool) -> int | None:
+    from providers.store import from_race
+
+    return _save(lambda: from_race(race, interrupted=interrupted), config)
+
+
+def save_pipeline(pipe: Any, config: Config, *, interrupted: bool) -> int | None:
+    from providers.store import from_pipeline
+
+    return _save(lambda: from_pipeline(pipe, interrupted=interrupted), config)
+
+
+def _save(build: Callable[[], StoredRace], config: Config) -> int | None:
+    """Keep it; on failure one line on stderr, and the caller carries on as if saved."""
+    from providers.store import StoreError, save
+
+    try:
+        race_id = save(build(), keep=config.keep_runs)
+    except StoreError as exc:
+        print(f"modelrace: not saved: {exc}", file=sys.stderr)
+        return None
+    except Exception as exc:  # a bug in saving must not turn a finished race into a traceback
+        from providers.environment import one_line
+
+        print(f"modelrace: not saved: {one_line(repr(exc))}", file=sys.stderr)
+        return None
+    if sys.stderr.isatty():
+        print(f"modelrace: saved as race {race_id} (modelrace show {race_id})", file=sys.stderr)
+    return race_id
+
+
+# --- commands -----------------------------------------------------------------------------
+
+
+def _when(created: str) -> str:
+    try:
+        return datetime.fromisoformat(created).astimezone().strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return created
+
+
+def _excerpt(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= EXCERPT else flat[: EXCERPT - 1] + "…"
+
+
+def _walls(summary: Summary) -> str:
+    parts = [f"{mode} {'-' if w is None else f'{w:.2f}s'}" for mode, w in summary.walls]
+    return " · ".join(parts)
+
+
+def _history(search: str | None, limit: int, as_json: bool) -> int:
+    if limit < 0:
+        return _fail(f"--limit must be 0 (all) or more, not {limit}", EXIT_USAGE)
+    from providers.store import default_path, history
+
+    rows = history(search, limit or None)
+    if as_json:
+        print(to_json_list(rows))
+        return EXIT_OK
+    if not rows:
+        where = "matching that search " if search else ""
+        print(f"no races {where}stored in {default_path()}")
+        return EXIT_OK
+    table = [("id", "when", "mode", "models", "prompt", "wall", "speedup")]
+    for s in rows:
+        ratio = "-" if s.speedup is None else f"{s.speedup:.2f}x"
+        models = ", ".join(s.models) if s.kind == "race" else f"pipeline ({len(s.models)} steps)"
+        table.append(
+            (
+                str(s.id),
+                _when(s.created),
+                s.mode + (" (interrupted)" if s.interrupted else ""),
+                models if len(models) <= 40 else models[:39] + "…",
+                _excerpt(s.prompt),
+                _walls(s),
+                ratio,
+            )
+        )
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        cells = [row[0].rjust(widths[0])]
+        cells += [c.ljust(w) for c, w in zip(row[1:], widths[1:], strict=True)]
+        print(visible("  ".join(cells).rstrip()))
+    return EXIT_OK
+
+
+def to_json_list(rows: list[Summary]) -> str:
+    import json
+
+    from providers.environment import redact
+
+    return redact(json.dumps([s.to_json() for s in rows], ensure_ascii=False))
+
+
+def text_report(race: StoredRace) -> str:
+    """What `run` (or `pipeline`) printed for this race, under a line saying which it is."""
+    if race.kind == "pipeline":
+        from tui.pipeline_cli import pipeline_report
+
+        body = pipeline_report(SimpleNamespace(runs=race.runs))  # type: ignore[arg-type]
+    else:
+        from tui.report import full_report
+
+        body = full_report(race.runs)
+    head = f"race {race.id} · {_when(race.created or '')} · mode {race.mode}"
+    if race.interrupted:
+        head += " · interrupted"
+    return visible(f"{head}\nprompt: {_excerpt(race.prompt)}\n\n{body}")
+
+
+def _show(race_id: int, *, as_json: bool, markdown: bool) -> int:
+    from providers.store import load
+    from providers.store.export import to_json, to_markdown
+
+    race = load(race_id)
+    if as_json:
+        print(to_json(race))
+    elif markdown:
+        print(to_markdown(race), end="")
+    else:
+        print(text_report(race))
+    return EXIT_OK
+
+
+def _export(race_id: int, fmt: str, output: str | None) -> int:
+    from providers.store import load
+    from providers.store.export import export
+
+    race = load(race_id)
+    text = export(race, fmt)
+    if output is None:
+        print(text, end="" if text.endswith("\n") else "\n")
+        return EXIT_OK
+    try:
+        ending = "" if text.endswith("\n") else "\n"
+        Path(output).expanduser().write_text(text + ending, encoding="utf-8")
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        return _fail(f"cannot write {output}: {reason}", EXIT_USAGE)
+    return EXIT_OK
+
+
+def _delete(ids: list[int]) -> int:
+    from providers.store import delete
+
+    delete(ids)
+    print("deleted " + ", ".join(str(i) for i in ids))
+    return EXIT_OK
