@@ -49,7 +49,7 @@ class StoredRace:
 
     @property
     def models(self) -> list[str]:
-        return [r.model for r in self.runs[0].results] if self.runs else []
+        return [r.source for r in self.runs[0].results] if self.runs else []
 
     def document(self) -> dict[str, object]:
         """What `run --json` (or `pipeline --json`) printed, plus `id`."""
