@@ -98,6 +98,12 @@ class LineView(Widget, can_focus=True):
         jump = max(1, int(self.size.height * self.jump_fraction))
         return -(-overflow // jump) * jump
 
+    def show_row(self, index: int) -> None:
+        """Scroll so that row `index` is the top row (as far as the rows allow)."""
+        limit = max(0, self.row_count() - self.size.height)
+        self._back = min(max(0, limit - index), limit)
+        self.refresh()
+
     def _scroll_by(self, rows: int) -> None:
         limit = max(0, self.row_count() - self.size.height)
         back = min(max(0, self._back + rows), limit)
