@@ -235,11 +235,14 @@ class ModelRaceApp(App[int]):
             gc.set_threshold(GC_THRESHOLD, 10, 10)
 
     def attach_runs(self, runs: list[Run]) -> None:
-        """Show runs on the timeline and bind the panels to the first; used by every race."""
+        """Show runs on the timeline, the panels bound to the newest that started (the first
+        when none has); every race comes through here, and so may finished runs."""
         self.runs.extend(runs)
         del self.runs[:-8]
         self.timeline.add_runs(runs)
-        self._bind_panels(runs[0])
+        started = [run for run in runs if run.t0 is not None]
+        self._bind_panels(started[-1] if started else runs[0])
+        self._show_bar()
 
     def _bind_panels(self, run: Run) -> None:
         self._bound_run = run

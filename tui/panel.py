@@ -84,7 +84,7 @@ class StreamView(LineView):
         self._lines, self._tail, self._rows, self._tail_rows = [], "", [], []
         self._final, self._source = None, ""
         self.fed = 0
-        self._back = 0
+        self._anchor = None
         self.refresh()
 
     @property

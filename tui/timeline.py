@@ -114,11 +114,6 @@ class Timeline(LineView):
         self.refresh()
         return True
 
-    def get_content_height(self, container: object, viewport: object, width: int) -> int:
-        """Tall enough for what is drawn, within its share of the screen: a run added is a
-        layout change, a token is not."""
-        return min(max(len(self._rows), 1) + 1, max(3, self.budget()))
-
     def budget(self) -> int:
         """Rows the timeline may take: a share of the body, which does not depend on it."""
         parent = self.parent
@@ -171,7 +166,8 @@ class Timeline(LineView):
         return self._rows[index].apply_style(style)
 
     def top_row(self) -> int:
-        return max(0, len(self._rows) - (self.size.height - 1) - self._back)
+        overflow = max(0, len(self._rows) - (self.size.height - 1))
+        return overflow if self._anchor is None else min(self._anchor, overflow)
 
     def render_line(self, y: int) -> Strip:
         width, style = self.size.width, self._paint_style or self.rich_style
@@ -207,9 +203,12 @@ class Timeline(LineView):
             rows, keys = self._full_rows(now, label_w, bar_w, span)
         rows.append(self._legend(width, clipped))
         keys.append(None)
-        if len(rows) != len(self._rows):
-            self.refresh(layout=True)
         self._rows, self.row_keys = rows, keys
+        # Sized here rather than by content height: a run added is a layout change, a token
+        # is not, and the height is set in the same step as the rows it makes room for.
+        height = min(len(rows) + 1, max(3, self.budget())) + self.styles.gutter.height
+        if self.styles.height is None or self.styles.height.value != height:
+            self.styles.height = height
 
     def _pair(self) -> list[Run]:
         """The newest run, with the one before it when the two are a sync/async comparison."""
