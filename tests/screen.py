@@ -29,3 +29,18 @@ def screen_lines(app: App[object]) -> list[str]:
 
 def screen_text(app: App[object]) -> str:
     return "\n".join(screen_lines(app))
+
+
+def toast_text(app: App[object]) -> str:
+    """The notifications on screen, their wrapped lines joined again."""
+    # A toast sits over the right edge of what is under it (a border): leave that off.
+    parts = [
+        line.rsplit("▌", 1)[1].rstrip(" ─│╮╯").strip() for line in screen_lines(app) if "▌" in line
+    ]
+    return "".join(parts)
+
+
+def on_screen(app: App[object], *texts: str) -> bool:
+    """Every text is on screen or in a notification; spacing and wrapping are ignored."""
+    seen = "".join((screen_text(app) + toast_text(app)).split())
+    return all("".join(text.split()) in seen for text in texts)

@@ -42,7 +42,7 @@ async def test_a_pipeline_runs_in_the_dashboard(sim_env: str, tmp_path: Path, mo
     (tmp_path / "mini.toml").write_text(PIPELINE)
     monkeypatch.chdir(tmp_path)
     app = ModelRaceApp([f"sim:{MODEL}"], history=PromptHistory(None), mode="async")
-    async with app.run_test(size=(160, 48)) as pilot:
+    async with app.run_test(notifications=True, size=(160, 48)) as pilot:
         assert [p.name for p in app.pipeline_files()] == ["mini.toml"]
         app.prompt_box.load_text("question")
         await app.open_pipeline("mini.toml")
@@ -84,7 +84,7 @@ async def test_a_bad_pipeline_file_is_a_notification(sim_env: str, tmp_path: Pat
     bad = tmp_path / "bad.toml"
     bad.write_text('[steps.x]\nwait = 1\nafter = ["ghost"]\n')
     app = ModelRaceApp([f"sim:{MODEL}"], history=PromptHistory(None), mode="async")
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(notifications=True, size=(120, 40)) as pilot:
         await app.open_pipeline(str(bad))
         await pilot.pause(0.1)
         messages = [str(n.message) for n in app._notifications]
@@ -99,7 +99,7 @@ async def test_a_pipeline_opens_from_its_key_and_from_the_palette(
     (tmp_path / "mini.toml").write_text(PIPELINE)
     monkeypatch.chdir(tmp_path)
     app = ModelRaceApp([f"sim:{MODEL}"], history=PromptHistory(None), mode="async")
-    async with app.run_test(size=(160, 48)) as pilot:
+    async with app.run_test(notifications=True, size=(160, 48)) as pilot:
         if way == "ctrl+o":
             await pilot.press("ctrl+o")
             await pilot.pause(0.3)

@@ -568,10 +568,12 @@ class ModelRaceApp(App[int]):
         """
         fields: list[Field] = list(self.timeline.comparison())
         if self.run_state:
-            fields.append(field(visible(self.run_state), 2, "dim"))
+            rank = 2 if self.racing or self.run_state == "cancelled" else 6
+            fields.append(field(visible(self.run_state), rank, "dim"))
         first, last, count = self.grid.page
         if count and (first, last) != (1, count):
-            fields.append(field(f"panels {first}–{last} of {count} (ctrl+n)", 3))
+            shown = f"panel {first}" if first == last else f"panels {first}–{last}"
+            fields.append(field(f"{shown} of {count} (ctrl+n)", 3))
         fields.append(field(f"mode {self.mode}", 2, "bold"))
         fields.append(field("(ctrl+t)", 7, "dim"))
         fields.extend(settings_fields(self.settings))

@@ -64,6 +64,21 @@ def markdown_strips(text: str, width: int) -> list[Strip]:
     return [Strip(line) for line in lines]
 
 
+def _find_row(strips: list[Strip], text: str, guess: int) -> int:
+    """The row that starts with the same words as `text`, nearest to `guess`; else `guess`.
+
+    Markdown wraps and spaces an answer differently from the plain streaming view, so the
+    same place is found by its words, not by its row number.
+    """
+    needle = text.strip()[:40]
+    if len(needle) < 8:
+        return guess
+    found = [i for i, strip in enumerate(strips) if strip.text.strip().startswith(needle)]
+    if not found:
+        found = [i for i, strip in enumerate(strips) if needle[:20] in strip.text]
+    return min(found, key=lambda i: abs(i - guess)) if found else guess
+
+
 class StreamView(LineView):
     """The answer text; `feed` appends, `show_markdown` swaps in the final rendering."""
 
@@ -141,11 +156,13 @@ class StreamView(LineView):
             # Keep the reader's place; one who was following the tail is shown the start.
             first = self._final is None
             count, top = self.row_count(), self.top_row()
+            top_text = self.row_strip(top, width, Style()).text if top < count else ""
             self._final = strips
             if first and self.following:
                 self.show_row(0)
             elif not self.following:
-                self.show_row(round(top * len(strips) / max(1, count)))
+                guess = round(top * len(strips) / max(1, count))
+                self.show_row(_find_row(strips, top_text, guess))
             self.refresh()
 
     def on_resize(self) -> None:
