@@ -364,3 +364,117 @@ async def test_markup_in_specs_and_errors_is_shown_as_text_not_parsed() -> None:
         await pilot.press("enter")
         await until(pilot, lambda: on_screen(app, "ttft=[/]"), 3)
         assert app.is_running
+
+
+SMALL_RACE = ["sim:fast,tokens=40,jitter=0", "sim:slow,tokens=30,tps=150,ttft=0.2,jitter=0"]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (60, 20)])
+async def test_a_small_terminal_shows_the_speedup_and_both_walls(size: tuple[int, int]) -> None:
+    models = SMALL_RACE if size[0] == 80 else [f"{SMALL_RACE[i % 2]},seed={i}" for i in range(15)]
+    app = make_app(models, mode="both")
+    async with app.run_test(notifications=True, size=size) as pilot:
+        await send(pilot, app, "compare")
+        await settle(pilot, app)
+        sync_run, async_run = app.runs[-2:]
+        ratio = speedup([sync_run, async_run])
+        assert ratio is not None
+        lines = screen_lines(app)
+        [bar] = [line for line in lines if "speedup " in line and "÷" not in line]
+        assert f"speedup {ratio:.2f}×" in bar
+        assert f"sync {sync_run.wall_s:.2f} s" in bar
+        assert f"async {async_run.wall_s:.2f} s" in bar
+        # Every model has its row on the timeline, the sync staircase included.
+        assert on_screen(app, "#1 sync", "#2 async")
+        # Panels that do not fit are paged, not squashed to nothing.
+        shown = [panel for panel in app.panels if panel.display]
+        assert shown and all(panel.view.region.height >= 3 for panel in shown)
+        if len(shown) < len(app.panels):
+            await pilot.press("ctrl+n")
+            assert any(f"2/{len(app.panels)}" in line for line in screen_lines(app))
+
+
+async def test_a_narrow_status_line_drops_whole_fields() -> None:
+    app = make_app([f"{SMALL_RACE[0]},seed={i}" for i in range(4)], mode="async")
+    async with app.run_test(notifications=True, size=(60, 20)) as pilot:
+        await send(pilot, app, "narrow")
+        await settle(pilot, app)
+        for panel in [p for p in app.panels if p.display]:
+            status = status_line(app, panel)
+            result = panel.result
+            assert status.startswith("✓ done")
+            # Whatever is shown is whole: the total time, with its unit, or nothing.
+            assert f"{result.duration:.1f} s" in status
+            assert "…" not in status
+
+
+async def test_reading_position_holds_while_streaming_and_after_the_answer_ends() -> None:
+    long = "sim:fast,tokens=3000,tps=1500,ttft=0.05,jitter=0"
+    app = make_app([long])
+    async with app.run_test(notifications=True, size=(100, 30)) as pilot:
+        await send(pilot, app, "a long story")
+        panel = app.panels[0]
+        await until(pilot, lambda: panel.view.fed >= 400)
+        await pilot.click(panel.view)
+        await pilot.press("pageup", "pageup", "pageup")
+        before = [line for line in panel_lines(app, panel) if line.strip()]
+        await pilot.pause(0.3)
+        held = panel_lines(app, panel)
+        assert before[0] in held, "scrolled back, the rows stay put while the answer grows"
+        await settle(pilot, app)
+        after = panel_lines(app, panel)
+        assert panel.view.rendered_markdown
+        assert before[0].strip() in "\n".join(line.strip() for line in after), (
+            "the Markdown rendering kept the reader's place"
+        )
+
+
+async def test_a_second_enter_while_streaming_cancels_and_restarts() -> None:
+    slow = "sim:slow,tokens=300,tps=40,ttft=0.05"
+    app = make_app([slow])
+    async with app.run_test(notifications=True, size=(120, 40)) as pilot:
+        await send(pilot, app, "first question")
+        await until(pilot, lambda: app.panels[0].view.fed >= 3)
+        first = app.race
+        app.prompt_box.load_text("second question")
+        await pilot.press("enter")
+        await until(pilot, lambda: on_screen(app, "press Enter again"), 3)
+        assert app.race is first and app.prompt_box.text == "second question"
+        await pilot.press("enter")
+        await until(pilot, lambda: app.race is not first, 5)
+        assert first.runs[0].cancelled and app.prompt_box.text == ""
+        await pilot.press("escape")
+        await settle(pilot, app)
+        want = expected_answer(model_name(slow), "second question")
+        assert want.startswith(app.panels[0].result.text)
+
+
+async def test_the_palette_screenshot_is_saved_where_a_folder_exists(
+    tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.delenv("XDG_DOWNLOAD_DIR", raising=False)
+    app = make_app([FAST])
+    async with app.run_test(notifications=True, size=(120, 40)) as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.2)
+        await pilot.press(*"Screenshot")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        folder = tmp_path / "data" / "modelrace" / "screenshots"
+        await until(pilot, lambda: folder.is_dir() and any(folder.glob("*.svg")), 5)
+        [shot] = folder.glob("*.svg")
+        await until(pilot, lambda: on_screen(app, "Saved screenshot to", shot.name), 3)
+        assert not on_screen(app, "[$text-success]")
+        assert not (tmp_path / "Downloads").exists()
+
+
+def test_fields_that_do_not_fit_are_dropped_whole_least_important_first() -> None:
+    from tui.fields import field, fit
+
+    fields = [field("speedup 2.12×", 0), field("sync 6.76 s", 1), field("loop lag 3 ms", 5)]
+    assert fit(fields, 80).plain == "speedup 2.12×  sync 6.76 s  loop lag 3 ms"
+    assert fit(fields, 30).plain == "speedup 2.12×  sync 6.76 s"
+    assert fit(fields, 20).plain == "speedup 2.12×"
+    assert fit(fields, 8).plain == "speedup…"

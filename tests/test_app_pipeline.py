@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from screen import on_screen, screen_lines
 
 from providers.record import State
 from providers.sim import expected_answer
@@ -65,7 +66,7 @@ async def test_a_pipeline_runs_in_the_dashboard(sim_env: str, tmp_path: Path, mo
         assert max(a.start, b.start) < min(a.end, b.end)  # independent steps overlap
         assert draft.start >= b.end  # the dependent step waited for both
         assert run.critical_path == ["b", "draft"]
-        lines = app.timeline.plain_lines()
+        lines = screen_lines(app)
         assert any("pipeline mini" in line and "ideal (critical path)" in line for line in lines)
         assert any("★ b " in line for line in lines) and any("★ draft" in line for line in lines)
         assert not any("★ a " in line for line in lines)
@@ -87,8 +88,7 @@ async def test_a_bad_pipeline_file_is_a_notification(sim_env: str, tmp_path: Pat
     async with app.run_test(notifications=True, size=(120, 40)) as pilot:
         await app.open_pipeline(str(bad))
         await pilot.pause(0.1)
-        messages = [str(n.message) for n in app._notifications]
-        assert any("ghost" in m for m in messages)
+        assert on_screen(app, "ghost")
         assert app.race is None and [p.spec for p in app.panels] == [f"sim:{MODEL}"]
 
 

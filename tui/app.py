@@ -8,6 +8,7 @@ repaints only what changed since the last look: that is the batching that keeps 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import sys
@@ -22,7 +23,7 @@ from textual.containers import Horizontal, Vertical
 from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen
 from textual.widgets import Footer
-from textual.worker import Worker
+from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from providers import Config, Request, SpecError, make_adapter
 from providers.environment import redact
@@ -313,7 +314,8 @@ class ModelRaceApp(App[int]):
             self.race.cancel()
         if worker is not None:
             worker.cancel()
-            await worker.wait()
+            with contextlib.suppress(WorkerCancelled, WorkerFailed):
+                await worker.wait()
         self.start_race(prompt)
 
     def _launch(self, race: Race | PipelineRun, titles: list[str]) -> None:

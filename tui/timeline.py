@@ -167,7 +167,11 @@ class Timeline(LineView):
 
     def top_row(self) -> int:
         overflow = max(0, len(self._rows) - (self.size.height - 1))
-        return overflow if self._anchor is None else min(self._anchor, overflow)
+        if self._anchor is None:
+            # Full, the newest run is at the bottom; compact, there is only the newest pair,
+            # and its header and first models are what to see.
+            return 0 if self.compact else overflow
+        return min(self._anchor, overflow)
 
     def render_line(self, y: int) -> Strip:
         width, style = self.size.width, self._paint_style or self.rich_style
