@@ -42,6 +42,7 @@ from tui.text import visible
 from tui.timeline import Timeline
 
 POLL_HZ = 15
+IDLE_HINT = "type a prompt and press Enter"
 GC_THRESHOLD = 10_000
 ACTION_HELP = {
     "cycle_mode": "Cycle the run mode: sync, async, both, threads, limit N",
@@ -127,7 +128,7 @@ class ModelRaceApp(App[int]):
         self.prompt_box = PromptBox(self.history, id="prompt")
         self.grid = PanelGrid(id="panels")
         self.bar = FieldLine(id="summary")
-        self.run_state = "type a prompt and press Enter"
+        self.run_state = IDLE_HINT
         self._restart_prompt: str | None = None
 
     def _normalise(self, specs: list[str]) -> list[str]:
@@ -241,6 +242,8 @@ class ModelRaceApp(App[int]):
         self.runs.extend(runs)
         del self.runs[:-8]
         self.timeline.add_runs(runs)
+        if self.run_state == IDLE_HINT:
+            self.run_state = ""
         started = [run for run in runs if run.t0 is not None]
         self._bind_panels(started[-1] if started else runs[0])
         self._show_bar()
