@@ -478,3 +478,47 @@ def test_fields_that_do_not_fit_are_dropped_whole_least_important_first() -> Non
     assert fit(fields, 30).plain == "speedup 2.12×  sync 6.76 s"
     assert fit(fields, 20).plain == "speedup 2.12×"
     assert fit(fields, 8).plain == "speedup…"
+
+
+async def test_settings_show_on_the_main_screen_and_dialog_labels_wrap() -> None:
+    app = make_app([FAST])
+    async with app.run_test(notifications=True, size=(80, 24)) as pilot:
+        await pilot.press("ctrl+l")
+        assert on_screen(app, "Add a model: PROVIDER:MODEL (e.g. sim:fast,tps=50), then Enter.")
+        assert on_screen(app, "sim:hosted", "sim:stall")  # the simulator's models are listed
+        box = app.screen.query_one("#add")
+        box.value = FAST
+        box.focus()
+        await pilot.press("enter")
+        await until(pilot, lambda: on_screen(app, "is already in the list"), 3)
+        await pilot.press("escape")
+        await pilot.press("ctrl+o")
+        await pilot.pause(0.3)
+        assert on_screen(app, "Enter runs it with the prompt box as {input}")
+        await pilot.press("escape")
+    app = make_app([FAST])
+    async with app.run_test(notifications=True, size=(160, 40)) as pilot:
+        await pilot.press("ctrl+s")
+        app.screen.query_one("#temperature").value = "0.5"
+        app.screen.query_one("#max_tokens").value = "100"
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.2)
+        assert on_screen(app, "temperature 0.5", "max 100 tokens")
+
+
+async def test_one_long_run_does_not_squash_the_axis_for_the_next() -> None:
+    def run(mode: str, wall: float, cancelled: bool = False) -> Run:
+        r = Result("sim:fast", state=State.DONE, start=0.0, first_token=0.1, end=wall)
+        return Run(mode, [r], mode != "sync", t0=0.0, t_end=wall, cancelled=cancelled)
+
+    app = make_app(["sim:fast"])
+    async with app.run_test(notifications=True, size=(160, 48)) as pilot:
+        app.attach_runs([run("async", 40.0, cancelled=True)])
+        await pilot.pause(0.3)
+        assert any("40s" in line for line in screen_lines(app) if line.startswith(" time"))
+        app.attach_runs([run("sync", 2.0)])
+        app.attach_runs([run("async", 1.0)])
+        await pilot.pause(0.3)
+        [axis] = [line for line in screen_lines(app) if line.startswith(" time")]
+        assert axis.split()[-1] == "2s"
+        assert on_screen(app, "»40.00s", "» longer than the axis")

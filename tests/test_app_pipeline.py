@@ -87,8 +87,10 @@ async def test_a_bad_pipeline_file_is_a_notification(sim_env: str, tmp_path: Pat
     app = ModelRaceApp([f"sim:{MODEL}"], history=PromptHistory(None), mode="async")
     async with app.run_test(notifications=True, size=(120, 40)) as pilot:
         await app.open_pipeline(str(bad))
-        await pilot.pause(0.1)
-        assert on_screen(app, "ghost")
+        deadline = time.monotonic() + 5
+        while not on_screen(app, "ghost"):
+            assert time.monotonic() < deadline, "the error is shown"
+            await pilot.pause(0.05)
         assert app.race is None and [p.spec for p in app.panels] == [f"sim:{MODEL}"]
 
 

@@ -37,7 +37,8 @@ FINAL = {
     State.CANCELLED: Style(color="#8a8a8a"),
 }
 DIM = Style(dim=True)
-CRITICAL = Style(color="#ffaf00", bold=True)
+# Not amber: amber means waiting.
+CRITICAL = Style(color="#d787ff", bold=True)
 BOLD = Style(bold=True)
 KEEP_RUNS = 4
 # Share of the space above the status bar the timeline may take; panels keep the rest.
