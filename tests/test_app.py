@@ -534,3 +534,17 @@ async def test_one_long_run_does_not_squash_the_axis_for_the_next() -> None:
         [axis] = [line for line in screen_lines(app) if line.startswith(" time")]
         assert axis.split()[-1] == "2s"
         assert on_screen(app, "»40.00s", "» longer than the axis")
+
+
+async def test_a_model_that_fails_mid_answer_keeps_its_text_and_shows_the_error() -> None:
+    app = make_app(["sim:flaky"])
+    async with app.run_test(notifications=True, size=(160, 48)) as pilot:
+        await send(pilot, app, "hello")
+        await settle(pilot, app)
+        panel = app.panels[0]
+        result = panel.result
+        assert result.state is State.FAILED and result.text
+        shown = " ".join(" ".join(panel_lines(app, panel)).split())
+        assert " ".join(result.text.split()[:5]) in shown
+        assert "✗ " + " ".join(result.error.split()) in shown
+        assert status_line(app, panel).startswith("✗ failed")

@@ -227,11 +227,13 @@ class AnswerPanel(Vertical):
             self._update_status(result, now)
         if over and count == len(result.chunks):
             self._finished = True
+            # The status line has room for a word, not an SDK's message: the body has.
+            failure = result.error if result.state is State.FAILED else None
             if result.chunks:
-                self.view.show_markdown(result.text)
-            elif result.error and result.state is State.FAILED:
-                # The status line has room for a word, not an SDK's message: the body has.
-                self.view.feed(f"✗ {result.error}")
+                ending = f"\n\n---\n\n✗ {_plain_line(failure)}" if failure else ""
+                self.view.show_markdown(result.text + ending)
+            elif failure:
+                self.view.feed(f"✗ {failure}")
         return changed
 
     def _update_status(self, result: Result, now: float) -> None:
@@ -245,6 +247,11 @@ class AnswerPanel(Vertical):
             return
         self._status_key = key
         self.status.set_fields(status_fields(result, now))
+
+
+def _plain_line(text: str) -> str:
+    """An error as one Markdown paragraph that reads as typed (no emphasis, no headings)."""
+    return "".join("\\" + c if c in "\\`*_[]#<>|" else c for c in " ".join(text.split()))
 
 
 def status_fields(result: Result, now: float) -> list[Field]:

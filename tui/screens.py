@@ -283,7 +283,10 @@ class HelpScreen(ModalScreen[None]):
         table.append(
             "\nThe timeline draws one bar per model per run: yellow waits for the first token, "
             "green streams, blue is done, red failed, grey was cancelled. A sync run is a "
-            "staircase; an async run is a stack. Speedup is sync wall ÷ async wall.\n"
+            "staircase; an async run is a stack. Speedup is sync wall ÷ async wall; the status "
+            "bar shows it with both walls. On a small terminal the timeline shows the newest "
+            "pair, sync in the upper half of each row (▀) and async in the lower (▄), and the "
+            "panels are paged (ctrl+n).\n"
             "The loop lag meter shows how late the event loop wakes; if it spikes, something "
             "blocked it.",
             style="dim",
