@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from screen import on_screen, screen_lines
 
 from providers.record import State
 from providers.sim import expected_answer
@@ -42,7 +43,7 @@ async def test_a_pipeline_runs_in_the_dashboard(sim_env: str, tmp_path: Path, mo
     (tmp_path / "mini.toml").write_text(PIPELINE)
     monkeypatch.chdir(tmp_path)
     app = ModelRaceApp([f"sim:{MODEL}"], history=PromptHistory(None), mode="async")
-    async with app.run_test(size=(160, 48)) as pilot:
+    async with app.run_test(notifications=True, size=(160, 48)) as pilot:
         assert [p.name for p in app.pipeline_files()] == ["mini.toml"]
         app.prompt_box.load_text("question")
         await app.open_pipeline("mini.toml")
@@ -65,7 +66,7 @@ async def test_a_pipeline_runs_in_the_dashboard(sim_env: str, tmp_path: Path, mo
         assert max(a.start, b.start) < min(a.end, b.end)  # independent steps overlap
         assert draft.start >= b.end  # the dependent step waited for both
         assert run.critical_path == ["b", "draft"]
-        lines = app.timeline.plain_lines()
+        lines = screen_lines(app)
         assert any("pipeline mini" in line and "ideal (critical path)" in line for line in lines)
         assert any("★ b " in line for line in lines) and any("★ draft" in line for line in lines)
         assert not any("★ a " in line for line in lines)
@@ -84,11 +85,12 @@ async def test_a_bad_pipeline_file_is_a_notification(sim_env: str, tmp_path: Pat
     bad = tmp_path / "bad.toml"
     bad.write_text('[steps.x]\nwait = 1\nafter = ["ghost"]\n')
     app = ModelRaceApp([f"sim:{MODEL}"], history=PromptHistory(None), mode="async")
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(notifications=True, size=(120, 40)) as pilot:
         await app.open_pipeline(str(bad))
-        await pilot.pause(0.1)
-        messages = [str(n.message) for n in app._notifications]
-        assert any("ghost" in m for m in messages)
+        deadline = time.monotonic() + 5
+        while not on_screen(app, "ghost"):
+            assert time.monotonic() < deadline, "the error is shown"
+            await pilot.pause(0.05)
         assert app.race is None and [p.spec for p in app.panels] == [f"sim:{MODEL}"]
 
 
@@ -99,7 +101,7 @@ async def test_a_pipeline_opens_from_its_key_and_from_the_palette(
     (tmp_path / "mini.toml").write_text(PIPELINE)
     monkeypatch.chdir(tmp_path)
     app = ModelRaceApp([f"sim:{MODEL}"], history=PromptHistory(None), mode="async")
-    async with app.run_test(size=(160, 48)) as pilot:
+    async with app.run_test(notifications=True, size=(160, 48)) as pilot:
         if way == "ctrl+o":
             await pilot.press("ctrl+o")
             await pilot.pause(0.3)

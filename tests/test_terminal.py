@@ -51,3 +51,5 @@ def test_the_dashboard_quits_when_its_terminal_goes_away(sim_url: str):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+    # The exit status, not a result: `make run` and scripts must see that it did not end well.
+    assert proc.returncode == 1

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import math
 import os
 import signal
 import sys
@@ -19,14 +18,13 @@ from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
-from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Grid, Horizontal, Vertical
+from textual.containers import Horizontal, Vertical
 from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
-from textual.worker import Worker
+from textual.widgets import Footer
+from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from providers import Config, Request, SpecError, make_adapter
 from providers.environment import redact
@@ -34,10 +32,11 @@ from providers.pipeline import PipelineError, PipelineRunner, load_pipeline
 from providers.race import MODE_NAMES, Mode, ModeError, Race, parse_mode
 from providers.record import Run
 from tui.commands import DashboardCommands
+from tui.fields import Field, FieldLine, field
 from tui.headless import EXIT_TERMINATED
 from tui.history import PromptHistory, default_path, legacy_path
 from tui.lagmeter import LagMeter
-from tui.panel import AnswerPanel, StreamView
+from tui.panel import AnswerPanel, PanelGrid, StreamView
 from tui.pipelines import PipelineOpenScreen, find_pipeline_files
 from tui.prompt import PromptBox
 from tui.screens import HelpScreen, ModelChoice, ModelPickerScreen, Settings, SettingsScreen
@@ -45,8 +44,8 @@ from tui.text import visible
 from tui.timeline import Timeline
 
 POLL_HZ = 15
+IDLE_HINT = "type a prompt and press Enter"
 GC_THRESHOLD = 10_000
-MAX_COLUMNS = 4
 ACTION_HELP = {
     "cycle_mode": "Cycle the run mode: sync, async, both, threads, limit N",
     "settings": "System prompt, temperature, max tokens, timeout, limit N",
@@ -75,20 +74,18 @@ DASHBOARD_ACTIONS = {
 }
 
 
-def grid_columns(count: int) -> int:
-    """Side by side up to four, then as square a grid as fits (16 → 4 × 4, 6 → 3 × 2)."""
-    if count <= MAX_COLUMNS:
-        return max(1, count)
-    rows = math.ceil(count / MAX_COLUMNS)
-    return math.ceil(count / rows)
-
-
 class ModelRaceApp(App[int]):
     """Send one prompt to several models at once and watch them race."""
 
     CSS_PATH = "app.tcss"
     TITLE = "modelrace"
     COMMANDS = App.COMMANDS | {DashboardCommands}
+    # Classes on the screen for small terminals (the stylesheet says what each hides).
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [
+        (0, "-narrow"),
+        (100, "-wide"),
+    ]
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [(0, "-short"), (30, "-tall")]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+t", "cycle_mode", "Mode"),
         Binding("ctrl+s", "settings", "Settings"),
@@ -133,8 +130,10 @@ class ModelRaceApp(App[int]):
         self._frozen_modules = 0
         self.timeline = Timeline(id="timeline")
         self.prompt_box = PromptBox(self.history, id="prompt")
-        self.mode_label = Static(id="mode-label", markup=False)
-        self.run_label = Static(id="run-label", markup=False)
+        self.grid = PanelGrid(id="panels")
+        self.bar = FieldLine(id="summary")
+        self.run_state = IDLE_HINT
+        self._restart_prompt: str | None = None
 
     def _normalise(self, specs: list[str]) -> list[str]:
         out: list[str] = []
@@ -156,11 +155,11 @@ class ModelRaceApp(App[int]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="body"):
-            yield Grid(*self._make_panels(), id="panels", classes=self._grid_class())
+            with self.grid:
+                yield from self._make_panels()
             yield self.timeline
         with Horizontal(id="bar"):
-            yield self.mode_label
-            yield self.run_label
+            yield self.bar
             yield LagMeter(id="lag")
         yield self.prompt_box
         yield Footer()
@@ -173,22 +172,18 @@ class ModelRaceApp(App[int]):
             self.panels[0].add_class("-selected")
         return self.panels
 
-    def _grid_class(self) -> str:
-        return f"cols-{grid_columns(len(self.panel_titles or self.enabled_specs))}"
-
     def on_mount(self) -> None:
         # SIGTERM quits as a clean exit does (terminal restored), not as a kill.
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self._terminated)
         self.set_interval(1.0, self._check_terminal)
         self.prompt_box.focus()
-        self._show_mode()
-        self._show_run_label("type a prompt and press Enter")
+        self._show_bar()
         self.set_interval(1 / POLL_HZ, self._tick)
         self.call_after_refresh(self._freeze_heap)
         self.run_worker(self.history.load, thread=True, group="history")
         for message in self.bad_specs:
-            self.notify(message, title="Model skipped", severity="error")
+            self.notify(message, title="Model skipped", severity="error", markup=False)
         if not self.panels:
             self.notify("No models: press ctrl+l to add some.", severity="warning")
 
@@ -212,7 +207,8 @@ class ModelRaceApp(App[int]):
                 worker.cancel()
             if self.race is not None:
                 self.race.cancel()
-            self.exit(1)
+            # The process's exit status, not the app's result: a caller must see the failure.
+            self.exit(return_code=1)
 
     def _terminated(self) -> None:
         """SIGTERM: cancel what streams (what arrived is kept), exit 143 like `run` does."""
@@ -236,6 +232,8 @@ class ModelRaceApp(App[int]):
             panel.poll(now, status)
         if self._ticks % 2 == 0:
             self.timeline.poll(now)
+        if status:
+            self._show_bar()
 
     def _freeze_heap(self) -> None:
         """Hide long-lived objects from the cyclic GC once new modules have loaded.
@@ -252,15 +250,20 @@ class ModelRaceApp(App[int]):
             gc.set_threshold(GC_THRESHOLD, 10, 10)
 
     def attach_runs(self, runs: list[Run]) -> None:
-        """Show runs on the timeline and bind the panels to the first; used by every race."""
+        """Show runs on the timeline, the panels bound to the newest that started (the first
+        when none has); every race comes through here, and so may finished runs."""
         self.runs.extend(runs)
         del self.runs[:-8]
         self.timeline.add_runs(runs)
-        self._bind_panels(runs[0])
+        if self.run_state == IDLE_HINT:
+            self.run_state = ""
+        started = [run for run in runs if run.t0 is not None]
+        self._bind_panels(started[-1] if started else runs[0])
+        self._show_bar()
 
     def _bind_panels(self, run: Run) -> None:
         self._bound_run = run
-        number = next((e.number for e in self.timeline.entries if e.run is run), 0)
+        number = self.timeline.number_of(run)
         for panel, result in zip(self.panels, run.results, strict=False):
             panel.bind(result, f"#{number} {run.mode}")
 
@@ -283,13 +286,12 @@ class ModelRaceApp(App[int]):
             self.notify("No models selected: press ctrl+l to pick some.", severity="error")
             return False
         if self.racing:
-            self.notify("A run is still streaming: Esc cancels it.", severity="warning")
-            return False
+            return self._offer_restart(prompt)
         try:
             adapters = [make_adapter(spec, self.config) for spec in self.enabled_specs]
             mode = parse_mode(self.mode)
         except (SpecError, ModeError) as exc:
-            self.notify(str(exc), severity="error")
+            self.notify(str(exc), severity="error", markup=False)
             return False
         s = self.settings
         request = Request(
@@ -304,9 +306,33 @@ class ModelRaceApp(App[int]):
             self.run_worker(partial(self.history.append_to_file, stored), thread=True)
         self.last_prompt = prompt
         self.race = Race(adapters, request, mode)
-        self._show_run_label(f"running {mode} over {len(adapters)} models…")
+        self._show_run_label(f"running {mode} · {len(adapters)} models")
         self._launch(self.race, self.enabled_specs)
         return True
+
+    def _offer_restart(self, prompt: str) -> bool:
+        """A prompt sent while a run streams: the same prompt sent again cancels and restarts."""
+        if self._restart_prompt != prompt:
+            self._restart_prompt = prompt
+            self.notify(
+                "A run is still streaming: press Enter again to cancel it and send this "
+                "prompt, or Esc to cancel only.",
+                severity="warning",
+            )
+            return False
+        self._restart_prompt = None
+        self.run_worker(self._restart(prompt), group="restart")
+        return True
+
+    async def _restart(self, prompt: str) -> None:
+        worker = self._race_worker
+        if self.race is not None:
+            self.race.cancel()
+        if worker is not None:
+            worker.cancel()
+            with contextlib.suppress(WorkerCancelled, WorkerFailed):
+                await worker.wait()
+        self.start_race(prompt)
 
     def _launch(self, race: Race | PipelineRunner, titles: list[str]) -> None:
         self._race_worker = self.run_worker(
@@ -321,10 +347,9 @@ class ModelRaceApp(App[int]):
         try:
             await race.run()
         finally:
+            self._restart_prompt = None
             self._tick()
-            walls = [f"{r.mode} {r.wall_s:.2f} s" for r in race.runs if r.wall_s is not None]
-            state = "cancelled" if race.cancelled else "finished"
-            self._show_run_label(f"{state}: " + ", ".join(walls))
+            self._show_run_label("cancelled" if race.cancelled else "")
 
     # --- actions -----------------------------------------------------------------------------
 
@@ -350,9 +375,9 @@ class ModelRaceApp(App[int]):
         try:
             self.mode = str(parse_mode(mode))
         except ModeError as exc:
-            self.notify(str(exc), severity="error")
+            self.notify(str(exc), severity="error", markup=False)
             return
-        self._show_mode()
+        self._show_bar()
 
     def action_cycle_mode(self) -> None:
         names = self.mode_names()
@@ -383,7 +408,7 @@ class ModelRaceApp(App[int]):
             self.settings = settings
             if self.mode.startswith("limit"):
                 self.mode = f"limit={settings.limit}"
-            self._show_mode()
+            self._show_bar()
             self.notify("Settings saved.")
 
         self.push_screen(SettingsScreen(self.settings), apply)
@@ -404,13 +429,14 @@ class ModelRaceApp(App[int]):
             self.notify("No models selected: a run needs at least one.", severity="warning")
 
     async def _rebuild_panels(self, titles: list[str]) -> None:
-        grid = self.query_one("#panels", Grid)
+        grid = self.grid
         await grid.remove_children()
         self._bound_run = None
         panels = self._make_panels(titles)
-        grid.set_classes(self._grid_class())
         await grid.mount_all(panels)
         self.screen.remove_class("-zoom")
+        grid.zoomed = False
+        grid.select(0)
 
     async def action_open_pipeline(self) -> None:
         if self.racing:
@@ -435,13 +461,13 @@ class ModelRaceApp(App[int]):
             pipeline = await asyncio.to_thread(load_pipeline, Path(path).expanduser(), self.config)
             run = PipelineRunner(pipeline, self.prompt_box.text.strip(), mode, self.config)
         except (PipelineError, ModeError, OSError) as exc:
-            self.notify(str(exc), title="Pipeline", severity="error")
+            self.notify(str(exc), title="Pipeline", severity="error", markup=False)
             return
         if mode != self.mode:
             self.notify(f"Pipelines run in sync, async or both: running {mode}.")
         self.race = run
         titles = [f"{step.name} · {step.label}" for step in pipeline.steps]
-        self._show_run_label(f"running pipeline {pipeline.name} ({mode}) on: {run.input!r}"[:120])
+        self._show_run_label(f"running pipeline {pipeline.name} ({mode})")
         self._launch(run, titles)
 
     def pipeline_files(self) -> list[Path]:
@@ -455,13 +481,8 @@ class ModelRaceApp(App[int]):
     def _select(self, index: int) -> None:
         if not self.panels:
             return
-        for panel in self.panels:
-            panel.remove_class("-selected")
-        self.selected = index % len(self.panels)
-        self.panels[self.selected].add_class("-selected")
-        if self.screen.has_class("-zoom"):
-            for panel in self.panels:
-                panel.set_class(panel is self.panels[self.selected], "-zoomed")
+        self.grid.select(index)
+        self.selected = self.grid.selected
 
     def action_next_panel(self) -> None:
         self._select(self.selected + 1)
@@ -477,8 +498,7 @@ class ModelRaceApp(App[int]):
             return
         zoom = not self.screen.has_class("-zoom")
         self.screen.set_class(zoom, "-zoom")
-        for other in self.panels:
-            other.set_class(zoom and other is panel, "-zoomed")
+        self.grid.zoom(zoom)
 
     def action_copy_answer(self) -> None:
         panel = self._selected_panel()
@@ -500,9 +520,13 @@ class ModelRaceApp(App[int]):
             folder.mkdir(parents=True, exist_ok=True)
             path.write_text(redact(text), encoding="utf-8")
         except OSError as exc:
-            self.call_from_thread(self.notify, f"Copied; could not save a file: {exc}")
+            self.call_from_thread(
+                self.notify, f"Copied; could not save a file: {exc}", markup=False
+            )
             return
-        self.call_from_thread(self.notify, f"Copied {spec}'s answer; also saved to {path}")
+        self.call_from_thread(
+            self.notify, f"Copied {spec}'s answer; also saved to {path}", markup=False
+        )
 
     def action_help(self) -> None:
         keys = [("enter", "Send the prompt"), ("ctrl+j", "New line in the prompt")]
@@ -518,23 +542,82 @@ class ModelRaceApp(App[int]):
         title: str = "",
         severity: SeverityLevel = "information",
         timeout: float | None = None,
-        markup: bool = False,
+        markup: bool = True,
     ) -> None:
-        """Messages here carry specs, file names and SDK errors: text, never markup."""
+        """Control characters are never sent to the terminal. Messages that carry specs, file
+        names, SDK errors or model text pass `markup=False`; the app's own may use markup."""
         super().notify(
-            visible(message), title=visible(title), severity=severity, timeout=timeout, markup=False
+            visible(message),
+            title=visible(title),
+            severity=severity,
+            timeout=timeout,
+            markup=markup,
         )
+
+    def deliver_screenshot(
+        self,
+        filename: str | None = None,
+        path: str | None = None,
+        time_format: str | None = None,
+    ) -> str | None:
+        """Save into a folder that exists: Downloads when there is one, else our data dir."""
+        folder = Path(path).expanduser() if path else screenshot_folder()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self.notify(f"Cannot save a screenshot in {folder}: {exc}", markup=False)
+            return None
+        return super().deliver_screenshot(filename, str(folder), time_format)
 
     # --- labels --------------------------------------------------------------------------------
 
-    def _show_mode(self) -> None:
-        label = Text("mode ", style="dim")
-        label.append(self.mode, style="bold")
-        label.append("  (ctrl+t)", style="dim")
-        self.mode_label.update(label)
-
     def _show_run_label(self, message: str) -> None:
-        self.run_label.update(Text(message, style="dim"))
+        self.run_state = message
+        self._show_bar()
+
+    def on_panel_grid_paged(self) -> None:
+        self._show_bar()
+
+    def _show_bar(self) -> None:
+        """The status bar: what the race showed first, then what is running, then the rest.
+
+        A narrow terminal drops fields from the least important, so the speedup and the two
+        wall times are the last thing to go.
+        """
+        fields: list[Field] = list(self.timeline.comparison())
+        if self.run_state:
+            rank = 2 if self.racing or self.run_state == "cancelled" else 6
+            fields.append(field(visible(self.run_state), rank, "dim"))
+        first, last, count = self.grid.page
+        if count and (first, last) != (1, count):
+            shown = f"panel {first}" if first == last else f"panels {first}–{last}"
+            fields.append(field(f"{shown} of {count} (ctrl+n)", 3))
+        fields.append(field(f"mode {self.mode}", 2, "bold"))
+        fields.append(field("(ctrl+t)", 7, "dim"))
+        fields.extend(settings_fields(self.settings))
+        self.bar.set_fields(fields)
+
+
+def settings_fields(settings: Settings) -> list[Field]:
+    """The settings every request of the next run gets, when they are not the defaults."""
+    fields: list[Field] = []
+    if settings.temperature is not None:
+        fields.append(field(f"temperature {settings.temperature:g}", 5, "dim"))
+    if settings.max_tokens is not None:
+        fields.append(field(f"max {settings.max_tokens} tokens", 5, "dim"))
+    if settings.timeout is not None:
+        fields.append(field(f"timeout {settings.timeout:g} s", 5, "dim"))
+    if settings.system:
+        fields.append(field("system prompt set", 6, "dim"))
+    return fields
+
+
+def screenshot_folder() -> Path:
+    """Downloads when the user has that folder; otherwise modelrace's own, created on use."""
+    from platformdirs import user_data_dir, user_downloads_dir
+
+    downloads = Path(user_downloads_dir())
+    return downloads if downloads.is_dir() else Path(user_data_dir("modelrace")) / "screenshots"
 
 
 def run_dashboard(specs: list[str], config: Config) -> int:

@@ -62,6 +62,14 @@ class LagMeter(Static):
                 shown = now
                 self._show()
 
+    def hold(self) -> None:
+        """Stop measuring and show no figure: for pictures that must not change between runs
+        (the README's screenshot, snapshot tests)."""
+        if self._ticker is not None:
+            self._ticker.cancel()
+        self.samples.clear()
+        self.update("loop lag –", layout=False)
+
     def _show(self) -> None:
         current, p99 = self.current_ms, self.p99_ms
         style = "green" if p99 < 50 else "yellow" if p99 < 200 else "bold red"

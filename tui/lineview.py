@@ -1,8 +1,9 @@
 """A Line-API view that shows the bottom of a list of rows and repaints only what changed.
 
 Why not ScrollView: its virtual size is a layout reactive, so every new row would trigger a
-layout pass. Here the widget's size never depends on its content; it keeps its own offset from
-the bottom (0 means "follow the tail") and marks just the changed rows dirty.
+layout pass. Here the widget's size never depends on its content; it either follows the tail
+or keeps the index of the row the reader left at its top (which stays put when rows are added
+below or the widget changes height), and marks just the changed rows dirty.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ class LineView(Widget, can_focus=True):
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
-        self._back = 0
+        self._anchor: int | None = None  # top row the reader chose; None follows the tail
         self._paint_style: Style | None = None
 
     # --- what subclasses provide --------------------------------------------------------
@@ -46,7 +47,7 @@ class LineView(Widget, can_focus=True):
 
     @property
     def following(self) -> bool:
-        return self._back == 0
+        return self._anchor is None
 
     # Following the tail, the view jumps by this share of its height instead of one row at a
     # time, so most frames repaint a row or two rather than shifting the whole panel.
@@ -73,14 +74,9 @@ class LineView(Widget, can_focus=True):
     def rows_changed(self, first_changed: int, old_count: int) -> None:
         """Repaint after rows from `first_changed` on were replaced or added."""
         height = self.size.height
-        new_count = self.row_count()
         if not height:
             return
         old_top = self._top_for(old_count)
-        if self._back:
-            # Scrolled back: keep the same rows on screen while the tail grows below.
-            limit = max(0, new_count - height)
-            self._back = max(0, min(self._back + new_count - old_count, limit))
         top = self.top_row()
         if top != old_top:
             self.refresh()
@@ -93,17 +89,29 @@ class LineView(Widget, can_focus=True):
         overflow = count - self.size.height
         if overflow <= 0:
             return 0
-        if self._back:
-            return max(0, overflow - self._back)
+        if self._anchor is not None:
+            return min(self._anchor, overflow)
         jump = max(1, int(self.size.height * self.jump_fraction))
         return -(-overflow // jump) * jump
 
+    def show_row(self, index: int) -> None:
+        """Keep row `index` at the top (as far as the rows allow), however the rows grow."""
+        self._anchor = max(0, index)
+        self.refresh()
+
+    def follow(self) -> None:
+        self._anchor = None
+        self.refresh()
+
     def _scroll_by(self, rows: int) -> None:
+        """Positive `rows` scrolls back (up); reaching the end follows the tail again."""
         limit = max(0, self.row_count() - self.size.height)
-        back = min(max(0, self._back + rows), limit)
-        if back != self._back:
-            self._back = back
-            self.refresh()
+        old = self.top_row()
+        top = min(max(0, old - rows), limit)
+        if top == old:
+            return
+        self._anchor = None if top >= limit and rows < 0 else top
+        self.refresh()
 
     def action_scroll_rows(self, rows: int) -> None:
         self._scroll_by(rows)

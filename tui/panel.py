@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import io
+import math
 import time
 
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import work
-from textual.containers import Vertical
+from textual.containers import Grid, Vertical
 from textual.geometry import Region
+from textual.message import Message
 from textual.strip import Strip
-from textual.widgets import Static
 
 from providers.environment import redact
 from providers.record import Result, State
+from tui.fields import Field, FieldLine, field
 from tui.lineview import LineView
 from tui.text import visible, wrap
 
@@ -63,6 +65,21 @@ def markdown_strips(text: str, width: int) -> list[Strip]:
     return [Strip(line) for line in lines]
 
 
+def _find_row(strips: list[Strip], text: str, guess: int) -> int:
+    """The row that starts with the same words as `text`, nearest to `guess`; else `guess`.
+
+    Markdown wraps and spaces an answer differently from the plain streaming view, so the
+    same place is found by its words, not by its row number.
+    """
+    needle = text.strip()[:40]
+    if len(needle) < 8:
+        return guess
+    found = [i for i, strip in enumerate(strips) if strip.text.strip().startswith(needle)]
+    if not found:
+        found = [i for i, strip in enumerate(strips) if needle[:20] in strip.text]
+    return min(found, key=lambda i: abs(i - guess)) if found else guess
+
+
 class StreamView(LineView):
     """The answer text; `feed` appends, `show_markdown` swaps in the final rendering."""
 
@@ -83,7 +100,7 @@ class StreamView(LineView):
         self._lines, self._tail, self._rows, self._tail_rows = [], "", [], []
         self._final, self._source = None, ""
         self.fed = 0
-        self._back = 0
+        self._anchor = None
         self.refresh()
 
     @property
@@ -137,8 +154,16 @@ class StreamView(LineView):
     async def _render_markdown(self, text: str, width: int) -> None:
         strips = await asyncio.to_thread(markdown_strips, text, width)
         if width == self._width and text == self._source:
+            # Keep the reader's place; one who was following the tail is shown the start.
+            first = self._final is None
+            count, top = self.row_count(), self.top_row()
+            top_text = self.row_strip(top, width, Style()).text if top < count else ""
             self._final = strips
-            self._back = 0
+            if first and self.following:
+                self.show_row(0)
+            elif not self.following:
+                guess = round(top * len(strips) / max(1, count))
+                self.show_row(_find_row(strips, top_text, guess))
             self.refresh()
 
     def on_resize(self) -> None:
@@ -162,9 +187,16 @@ class AnswerPanel(Vertical):
         self.border_title = Text(visible(spec))
         self.result: Result | None = None
         self.view = StreamView(classes="answer")
-        self.status = Static(Text("idle", style="dim"), classes="status", markup=False)
+        self.status = FieldLine(classes="status")
+        self.status.set_fields([field("idle", 0, "dim")])
         self._status_key: tuple[object, ...] = ()
         self._finished = False
+        self.run_label = ""
+        self.position = ""  # "3/15" when the panels are paged
+
+    def show_subtitle(self) -> None:
+        parts = [part for part in (self.run_label, self.position) if part]
+        self.border_subtitle = Text(" · ".join(parts)) if parts else None
 
     def compose(self):  # type: ignore[no-untyped-def]
         yield self.view
@@ -173,7 +205,8 @@ class AnswerPanel(Vertical):
     def bind(self, result: Result | None, run_label: str = "") -> None:
         """Show another result (a new run, or the next side of a `both` race)."""
         self.result = result
-        self.border_subtitle = Text(run_label) if run_label else None
+        self.run_label = run_label
+        self.show_subtitle()
         self.view.clear()
         self._status_key = ()
         self._finished = False
@@ -195,8 +228,13 @@ class AnswerPanel(Vertical):
             self._update_status(result, now)
         if over and count == len(result.chunks):
             self._finished = True
+            # The status line has room for a word, not an SDK's message: the body has.
+            failure = result.error if result.state is State.FAILED else None
             if result.chunks:
-                self.view.show_markdown(result.text)
+                ending = f"\n\n---\n\n✗ {_plain_line(failure)}" if failure else ""
+                self.view.show_markdown(result.text + ending)
+            elif failure:
+                self.view.feed(f"✗ {failure}")
         return changed
 
     def _update_status(self, result: Result, now: float) -> None:
@@ -209,34 +247,118 @@ class AnswerPanel(Vertical):
         if key == self._status_key:
             return
         self._status_key = key
-        self.status.update(status_text(result, now), layout=False)
+        self.status.set_fields(status_fields(result, now))
 
 
-def status_text(result: Result, now: float) -> Text:
-    """`● streaming  TTFT 0.31 s  52 tok/s  ~120 tok  2.4 s`, or the error on one line."""
+def _plain_line(text: str) -> str:
+    """An error as one Markdown paragraph that reads as typed (no emphasis, no headings)."""
+    return "".join("\\" + c if c in "\\`*_[]#<>|" else c for c in " ".join(text.split()))
+
+
+def status_fields(result: Result, now: float) -> list[Field]:
+    """`● streaming  TTFT 0.31 s  52 tok/s  ~120 tok  2.4 s`; narrow panels drop from the right."""
     state = result.state
-    text = Text(f"{STATE_ICON[state]} {state.value}", style=STATE_STYLE[state], no_wrap=True)
-    text.overflow = "ellipsis"
+    head = Text(f"{STATE_ICON[state]} {state.value}", style=STATE_STYLE[state])
+    fields = [Field(head, 0)]
     if result.error and state is State.FAILED:
-        text.append(": " + visible(result.error).replace("\n", " "), style="#ff5f5f")
-    parts: list[str] = []
+        fields.append(field(visible(result.error).replace("\n", " "), 6, "#ff5f5f"))
     if result.ttft is not None:
-        parts.append(f"TTFT {result.ttft:.2f} s")
+        fields.append(field(f"TTFT {result.ttft:.2f} s", 2))
     tps = result.tokens_per_s
     if tps is None and result.first_token is not None and state is State.STREAMING:
         span = now - result.first_token
         tokens = result.output_tokens or 0
         tps = (tokens - 1) / span if tokens > 1 and span > 0 else None
     if tps is not None:
-        parts.append(f"{tps:.0f} tok/s")
+        fields.append(field(f"{tps:.0f} tok/s", 4))
     tokens = result.output_tokens
     if tokens:
-        parts.append(f"{'~' if result.tokens_estimated else ''}{tokens} tok")
+        fields.append(field(f"{'~' if result.tokens_estimated else ''}{tokens} tok", 5))
     if result.start is not None:
         end = result.end if result.end is not None else now
-        parts.append(f"{end - result.start:.1f} s")
-    if parts:
-        text.append("  " + "  ".join(parts), style="")
+        fields.append(field(f"{end - result.start:.1f} s", 1))
     if result.status and not state.over and not result.chunks:
-        text.append("  " + visible(result.status).replace("\n", " "), style="dim")
-    return text
+        fields.append(field(visible(result.status).replace("\n", " "), 3, "dim"))
+    return fields
+
+
+def status_text(result: Result, now: float) -> str:
+    """The whole status line as plain text (for logs and tests)."""
+    return "  ".join(f.text.plain for f in status_fields(result, now))
+
+
+MIN_PANEL_WIDTH = 24
+# Border, three rows of answer and the status line: less than this is no panel at all.
+MIN_PANEL_HEIGHT = 6
+MAX_COLUMNS = 4
+
+
+def grid_columns(count: int) -> int:
+    """Side by side up to four, then as square a grid as fits (16 → 4 × 4, 6 → 3 × 2)."""
+    if count <= MAX_COLUMNS:
+        return max(1, count)
+    rows = math.ceil(count / MAX_COLUMNS)
+    return math.ceil(count / rows)
+
+
+class PanelGrid(Grid):
+    """The panels, a page at a time: as many as fit at a readable size, the page that holds
+    the selected one. Zoomed, only the selected panel."""
+
+    class Paged(Message):
+        """The panels on screen changed: (first, last, count), 1-based and inclusive."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.selected = 0
+        self.zoomed = False
+        self.page: tuple[int, int, int] = (0, 0, 0)
+
+    @property
+    def panels(self) -> list[AnswerPanel]:
+        return list(self.query_children(AnswerPanel))
+
+    def select(self, index: int) -> AnswerPanel | None:
+        panels = self.panels
+        if not panels:
+            return None
+        self.selected = index % len(panels)
+        for i, panel in enumerate(panels):
+            panel.set_class(i == self.selected, "-selected")
+        self.layout_page()
+        return panels[self.selected]
+
+    def zoom(self, on: bool) -> None:
+        self.zoomed = on
+        self.layout_page()
+
+    def on_resize(self) -> None:
+        self.layout_page()
+
+    def layout_page(self) -> None:
+        panels = self.panels
+        count = len(panels)
+        if not count:
+            self.page = (0, 0, 0)
+            return
+        width, height = self.size
+        if self.zoomed:
+            columns = rows = 1
+        else:
+            columns = min(grid_columns(count), max(1, width // MIN_PANEL_WIDTH) if width else 4)
+            fit_rows = max(1, height // MIN_PANEL_HEIGHT) if height else 4
+            rows = min(math.ceil(count / columns), fit_rows)
+        size = columns * rows
+        first = (self.selected // size) * size if not self.zoomed else self.selected
+        last = min(count, first + size)
+        paged = size < count
+        for i, panel in enumerate(panels):
+            panel.display = first <= i < last
+            panel.position = f"{i + 1}/{count}" if paged else ""
+            panel.show_subtitle()
+        self.styles.grid_size_columns = columns
+        self.styles.grid_size_rows = rows
+        page = (first + 1, last, count)
+        if page != self.page:
+            self.page = page
+            self.post_message(self.Paged())

@@ -1,5 +1,5 @@
-"""Modal screens: settings, the model picker, and help. Each validates before it closes,
-so a bad value gives a notification and nothing typed is lost."""
+"""Modal screens: settings, the model picker, and help. Each validates before it closes:
+a bad value is named next to its field and nothing typed is lost."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, SelectionList, Static
+from textual.suggester import SuggestFromList
+from textual.widgets import Button, Input, Label, SelectionList, Static, TextArea
 
 from providers.config import Config
 from providers.request import SettingsError, check_settings
@@ -30,34 +31,68 @@ class Settings:
 
 
 MAX_LIMIT = 64
+# The form's fields as the user reads them; errors use these names, not the API's.
+FIELD_NAMES = {
+    "temperature": "Temperature",
+    "max_tokens": "Max tokens",
+    "timeout": "Timeout",
+    "limit": "Concurrency limit",
+}
+
+
+class FieldError(SettingsError):
+    """A setting that cannot be used, and which field of the form it came from."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _number(text: str, field: str, kind: type[int] | type[float]) -> int | float | None:
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return kind(text)
+    except ValueError:
+        raise FieldError(field, f"{FIELD_NAMES[field]} must be a number, not {text!r}") from None
+
+
+def _checked(field: str, **value: object) -> None:
+    """`check_settings` on one field, its message in the form's words."""
+    try:
+        check_settings(**{"temperature": None, "max_tokens": None, "timeout": None, **value})  # type: ignore[arg-type]
+    except SettingsError as exc:
+        message = str(exc)
+        name = FIELD_NAMES[field]
+        if message.startswith(field):
+            message = name + message[len(field) :]
+        raise FieldError(field, message) from None
 
 
 def parse_settings(
     system: str, temperature: str, max_tokens: str, timeout: str, limit: str
 ) -> Settings:
     """Validate the form's strings; blank means "the provider's default"."""
-
-    def number(text: str, name: str, kind: type) -> object:
-        text = text.strip()
-        if not text:
-            return None
-        try:
-            return kind(text)
-        except ValueError:
-            raise SettingsError(f"{name} must be a number, not {text!r}") from None
-
-    limit_value = number(limit, "limit", int)
-    settings = Settings(
+    temp = _number(temperature, "temperature", float)
+    _checked("temperature", temperature=temp)
+    tokens = _number(max_tokens, "max_tokens", int)
+    _checked("max_tokens", max_tokens=tokens)
+    seconds = _number(timeout, "timeout", float)
+    _checked("timeout", timeout=seconds)
+    limit_value = _number(limit, "limit", int)
+    limit_value = 3 if limit_value is None else int(limit_value)
+    if not 1 <= limit_value <= MAX_LIMIT:
+        raise FieldError(
+            "limit", f"Concurrency limit must be between 1 and {MAX_LIMIT}, not {limit_value}"
+        )
+    return Settings(
         system=system.strip(),
-        temperature=number(temperature, "temperature", float),  # type: ignore[arg-type]
-        max_tokens=number(max_tokens, "max_tokens", int),  # type: ignore[arg-type]
-        timeout=number(timeout, "timeout", float),  # type: ignore[arg-type]
-        limit=3 if limit_value is None else limit_value,  # type: ignore[arg-type]
+        temperature=temp,
+        max_tokens=None if tokens is None else int(tokens),
+        timeout=seconds,
+        limit=limit_value,
     )
-    check_settings(settings.temperature, settings.max_tokens, settings.timeout)
-    if not 1 <= settings.limit <= MAX_LIMIT:
-        raise SettingsError(f"limit must be between 1 and {MAX_LIMIT}, not {settings.limit}")
-    return settings
 
 
 def _text(value: object) -> str:
@@ -82,19 +117,29 @@ class SettingsScreen(ModalScreen[Settings | None]):
         s = self.settings
         with Vertical(classes="dialog"):
             yield Static("Settings", classes="dialog-title")
-            yield Label("System prompt")
-            yield Input(s.system, id="system", placeholder="none")
+            yield Label("System prompt (several lines are fine)")
+            yield TextArea(s.system, id="system", soft_wrap=True, tab_behavior="focus")
             yield Label("Temperature (0–2, blank = provider default)")
             yield Input(_text(s.temperature), id="temperature", placeholder="default")
+            yield self._error("temperature")
             yield Label("Max tokens (blank = provider default)")
             yield Input(_text(s.max_tokens), id="max_tokens", placeholder="default")
+            yield self._error("max_tokens")
             yield Label("Timeout per request, seconds (blank = none)")
             yield Input(_text(s.timeout), id="timeout", placeholder="none")
+            yield self._error("timeout")
             yield Label("Concurrency limit for the limit N mode")
             yield Input(str(s.limit), id="limit")
+            yield self._error("limit")
             with Horizontal(classes="buttons"):
                 yield Button("Save", id="save", variant="primary")
                 yield Button("Cancel", id="cancel")
+
+    @staticmethod
+    def _error(field: str) -> Static:
+        error = Static("", id=f"{field}-error", classes="error", markup=False)
+        error.display = False
+        return error
 
     def on_input_submitted(self) -> None:
         self.action_save()
@@ -110,16 +155,21 @@ class SettingsScreen(ModalScreen[Settings | None]):
 
     def action_save(self) -> None:
         values = {w.id: w.value for w in self.query(Input)}
+        for error in self.query(".error").results(Static):
+            error.display = False
         try:
             settings = parse_settings(
-                values["system"],
+                self.query_one("#system", TextArea).text,
                 values["temperature"],
                 values["max_tokens"],
                 values["timeout"],
                 values["limit"],
             )
-        except SettingsError as exc:
-            self.notify(str(exc), title="Invalid setting", severity="error")
+        except FieldError as exc:
+            error = self.query_one(f"#{exc.field}-error", Static)
+            error.update(str(exc))
+            error.display = True
+            self.query_one(f"#{exc.field}", Input).focus()
             return
         self.dismiss(settings)
 
@@ -145,20 +195,38 @@ class ModelPickerScreen(ModalScreen[list[ModelChoice] | None]):
         self.choices = list(choices)
         self.config = config
 
+    def known_specs(self) -> list[str]:
+        """What can be typed without looking anything up: the simulator's models, the
+        config's models, and each configured endpoint's prefix."""
+        from providers.sim import PROFILES
+
+        specs = [f"sim:{name}" for name in PROFILES]
+        specs += [m for m in self.config.models if m not in specs]
+        specs += [f"{name}:" for name in self.config.endpoints]
+        return specs
+
     def compose(self) -> ComposeResult:
+        known = self.known_specs()
         with Vertical(classes="dialog"):
             yield Static("Models", classes="dialog-title")
             yield Label("Space toggles a model; Esc applies and closes.")
             yield SelectionList[str](
                 *[(Text(c.spec), c.spec, c.enabled) for c in self.choices], id="models"
             )
-            yield Label("Add a model (PROVIDER:MODEL, e.g. sim:fast,tps=50) and press Enter")
-            yield Input(id="add", placeholder="sim:hosted")
+            yield Label("Add a model: PROVIDER:MODEL (e.g. sim:fast,tps=50), then Enter.")
+            yield Input(id="add", placeholder="sim:hosted", suggester=SuggestFromList(known))
+            yield Static("", id="add-status", classes="note", markup=False)
+            yield Label(Text("Known: " + "  ".join(known), style="dim"), classes="note")
             with Horizontal(classes="buttons"):
                 yield Button("Done", id="done", variant="primary")
 
     async def on_input_submitted(self, event: Input.Submitted) -> None:
         await self.add_spec(event.value)
+
+    def _say(self, message: str, error: bool = False) -> None:
+        status = self.query_one("#add-status", Static)
+        status.update(Text(message))
+        status.set_class(error, "error")
 
     async def add_spec(self, text: str) -> bool:
         from providers import SpecError, make_adapter
@@ -168,22 +236,26 @@ class ModelPickerScreen(ModalScreen[list[ModelChoice] | None]):
             return False
         try:
             adapter = make_adapter(spec_text, self.config)
-            # Some checks touch the network (is Ollama up?): never on the event loop.
-            problem = await asyncio.to_thread(adapter.problem)
         except SpecError as exc:
-            self.notify(str(exc), title="Unknown model", severity="error")
-            return False
-        if problem:
-            self.notify(problem, title=f"Cannot use {spec_text}", severity="error")
+            self._say(f"Unknown model: {exc}", error=True)
             return False
         spec = str(adapter.spec)
         selection = self.query_one("#models", SelectionList)
         if spec in [c.spec for c in self.choices]:
             selection.select(spec)
-        else:
-            self.choices.append(ModelChoice(spec, True))
-            selection.add_option((Text(spec), spec, True))
+            self._say(f"{spec} is already in the list; it is switched on.")
+            self.query_one("#add", Input).value = ""
+            return True
+        self._say(f"checking {spec}…")
+        # Some checks touch the network (is Ollama up?): never on the event loop.
+        problem = await asyncio.to_thread(adapter.problem)
+        if problem:
+            self._say(f"Cannot use {spec_text}: {problem}", error=True)
+            return False
+        self.choices.append(ModelChoice(spec, True))
+        selection.add_option((Text(spec), spec, True))
         self.query_one("#add", Input).value = ""
+        self._say(f"Added {spec}.")
         return True
 
     def on_button_pressed(self) -> None:
@@ -211,7 +283,10 @@ class HelpScreen(ModalScreen[None]):
         table.append(
             "\nThe timeline draws one bar per model per run: yellow waits for the first token, "
             "green streams, blue is done, red failed, grey was cancelled. A sync run is a "
-            "staircase; an async run is a stack. Speedup is sync wall ÷ async wall.\n"
+            "staircase; an async run is a stack. Speedup is sync wall ÷ async wall; the status "
+            "bar shows it with both walls. On a small terminal the timeline shows the newest "
+            "pair, sync in the upper half of each row (▀) and async in the lower (▄), and the "
+            "panels are paged (ctrl+n).\n"
             "The loop lag meter shows how late the event loop wakes; if it spikes, something "
             "blocked it.",
             style="dim",

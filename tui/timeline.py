@@ -3,19 +3,28 @@
 Each run is drawn from its own start, so a sync run's staircase and an async run's stack line
 up one above the other and their lengths compare directly. The axis row stays on top; the
 newest runs stay in view at the bottom.
+
+When the full drawing does not fit (80×24 and smaller), the timeline is compact: only the
+newest sync/async pair, one row per model, the sync bar in the upper half of each cell and the
+async bar in the lower half, so the staircase and the stack are both in view.
 """
 
 from __future__ import annotations
 
+import io
 import math
 import time
 from dataclasses import dataclass
 
+from rich.console import Console
 from rich.segment import Segment
 from rich.style import Style
+from rich.text import Text
 from textual.strip import Strip
+from textual.widget import Widget
 
-from providers.record import Result, Run, State, speedup
+from providers.record import Result, Run, State, no_speedup_reason, speedup
+from tui.fields import Field, field, fit
 from tui.lineview import LineView
 from tui.text import visible
 
@@ -28,9 +37,15 @@ FINAL = {
     State.CANCELLED: Style(color="#8a8a8a"),
 }
 DIM = Style(dim=True)
-CRITICAL = Style(color="#ffaf00", bold=True)
+# Not amber: amber means waiting.
+CRITICAL = Style(color="#d787ff", bold=True)
 BOLD = Style(bold=True)
 KEEP_RUNS = 4
+# Share of the space above the status bar the timeline may take; panels keep the rest.
+MAX_SHARE = 0.5
+# A run this many times longer than the next longest is clipped, not allowed to squash the rest.
+OUTLIER = 3.0
+UPPER, LOWER, BOTH = "▀", "▄", "▀"
 
 
 @dataclass(eq=False)
@@ -79,6 +94,7 @@ class Timeline(LineView):
         self._axis = Strip([])
         self.row_keys: list[tuple[int, str] | None] = []  # (run number, model) per row
         self._dirty = True
+        self.compact = False
 
     def add_runs(self, runs: list[Run]) -> None:
         for run in runs:
@@ -86,6 +102,9 @@ class Timeline(LineView):
             self.entries.append(Entry(self._count, run))
         del self.entries[:-KEEP_RUNS]
         self._dirty = True
+
+    def number_of(self, run: Run) -> int:
+        return next((e.number for e in self.entries if e.run is run), 0)
 
     def poll(self, now: float | None = None) -> bool:
         live = any(not e.run.over for e in self.entries)
@@ -96,14 +115,48 @@ class Timeline(LineView):
         self.refresh()
         return True
 
-    def get_content_height(self, container: object, viewport: object, width: int) -> int:
-        """Tall enough for every kept run (the stylesheet caps it): a run added is a layout
-        change, a token is not."""
-        return max(len(self._rows), 1) + 1
+    def budget(self) -> int:
+        """Rows the timeline may take: a share of the body, which does not depend on it."""
+        parent = self.parent
+        height = parent.size.height if isinstance(parent, Widget) else 0
+        return int(height * MAX_SHARE) if height else 1000
 
     def on_resize(self) -> None:
         self._dirty = True
         self.poll()
+
+    # --- what the comparison says -------------------------------------------------------------
+
+    def comparable_runs(self) -> list[Run]:
+        """Runs of the same models (or the same pipeline) as the newest, newest first."""
+        if not self.entries:
+            return []
+        kind = _kind(self.entries[-1].run)
+        return [e.run for e in reversed(self.entries) if _kind(e.run) == kind]
+
+    def comparison(self) -> list[Field]:
+        """`speedup 2.12×  sync 6.76 s  async 3.19 s` for the status bar (never cut there)."""
+        runs = self.comparable_runs()
+        if not runs:
+            return []
+        walls: dict[str, Run] = {}
+        for run in runs:
+            if run.mode in ("sync", "async") and run.mode not in walls and run.over:
+                walls[run.mode] = run
+        fields: list[Field] = []
+        ratio = speedup(runs)
+        if ratio is not None:
+            fields.append(field(f"speedup {ratio:.2f}×", 0, "bold"))
+        elif any(not run.over for run in runs[:2]):
+            fields.append(field("speedup …", 0, "bold"))
+        else:
+            fields.append(field(f"speedup — ({no_speedup_reason(runs)})", 0, "bold"))
+        for mode in ("sync", "async"):
+            side = walls.get(mode)
+            if side is not None and side.wall_s is not None:
+                mark = " (cancelled)" if side.cancelled else ""
+                fields.append(field(f"{mode} {side.wall_s:.2f} s{mark}", 1))
+        return fields
 
     # --- drawing ----------------------------------------------------------------------------
 
@@ -114,7 +167,12 @@ class Timeline(LineView):
         return self._rows[index].apply_style(style)
 
     def top_row(self) -> int:
-        return max(0, len(self._rows) - (self.size.height - 1) - self._back)
+        overflow = max(0, len(self._rows) - (self.size.height - 1))
+        if self._anchor is None:
+            # Full, the newest run is at the bottom; compact, there is only the newest pair,
+            # and its header and first models are what to see.
+            return 0 if self.compact else overflow
+        return min(self._anchor, overflow)
 
     def render_line(self, y: int) -> Strip:
         width, style = self.size.width, self._paint_style or self.rich_style
@@ -126,16 +184,49 @@ class Timeline(LineView):
         return self.row_strip(index, width, style).crop_extend(0, width, style)
 
     def plain_lines(self) -> list[str]:
-        """The rows as plain text (for tests and exports)."""
+        """The rows as plain text (for exports)."""
         return [self._axis.text, *(row.text for row in self._rows)]
 
     def _build(self, now: float) -> None:
-        width = self.size.width
-        models = [_label(r) for e in self.entries for r in e.run.results]
-        label_w = min(30, max([len(m) for m in models] + [10]) + 4)
-        bar_w = max(10, width - label_w - 12)
-        span = _nice_span(max([self._extent(e.run, now) for e in self.entries] + [0.0]))
+        width = self.size.width or 80
+        full_rows = 2 + sum(1 + len(e.run.results) for e in self.entries)
+        pair = self._pair()
+        self.compact = bool(self.entries) and full_rows > self.budget()
+        shown = pair if self.compact else [e.run for e in self.entries]
+        models = [_label(r) for run in shown for r in run.results]
+        label_w = min(30, max([len(m) for m in models] + [10]) + 4, max(12, width // 3))
+        tail_w = 14 if self.compact and len(pair) == 2 else 9
+        bar_w = max(6, width - label_w - tail_w)
+        span, clipped = _fit_span(
+            [self._extent(run, now) for run in pair],
+            [self._extent(run, now) for run in shown if run not in pair],
+        )
         self._axis = self._axis_strip(label_w, bar_w, span)
+        if self.compact:
+            rows, keys = self._compact_rows(pair, now, label_w, bar_w, span)
+        else:
+            rows, keys = self._full_rows(now, label_w, bar_w, span)
+        rows.append(self._legend(width, clipped))
+        keys.append(None)
+        self._rows, self.row_keys = rows, keys
+        # Sized here rather than by content height: a run added is a layout change, a token
+        # is not, and the height is set in the same step as the rows it makes room for.
+        height = min(len(rows) + 1, max(3, self.budget())) + self.styles.gutter.height
+        if self.styles.height is None or self.styles.height.value != height:
+            self.styles.height = height
+
+    def _pair(self) -> list[Run]:
+        """The newest run, with the one before it when the two are a sync/async comparison."""
+        if not self.entries:
+            return []
+        runs = [e.run for e in self.entries[-2:]]
+        if len(runs) == 2 and _kind(runs[0]) == _kind(runs[1]) and runs[0].mode != runs[1].mode:
+            return runs
+        return runs[-1:]
+
+    def _full_rows(
+        self, now: float, label_w: int, bar_w: int, span: float
+    ) -> tuple[list[Strip], list[tuple[int, str] | None]]:
         rows: list[Strip] = []
         keys: list[tuple[int, str] | None] = []
         for entry in self.entries:
@@ -151,32 +242,50 @@ class Timeline(LineView):
         if not self.entries:
             rows.append(Strip([Segment(" no runs yet: each run adds one bar per model", DIM)]))
             keys.append(None)
-        # A cancelled run's wall time says nothing about speed: leave it out.
-        # Only runs of the same models (or the same pipeline) as the newest one compare.
-        kind = _kind(self.entries[-1].run) if self.entries else None
-        comparable = [e.run for e in reversed(self.entries) if _kind(e.run) == kind]
-        ratio = speedup([run for run in comparable if not run.cancelled])
-        footer = [
-            Segment(" ░", WAITING),
-            Segment(" waiting  ", DIM),
-            Segment("█", LIVE),
-            Segment(" streaming  ", DIM),
-            Segment("█", FINAL[State.DONE]),
-            Segment(" done  ", DIM),
-            Segment("█", FINAL[State.FAILED]),
-            Segment(" failed  ", DIM),
-            Segment("█", FINAL[State.CANCELLED]),
-            Segment(" cancelled", DIM),
+        return rows, keys
+
+    def _compact_rows(
+        self, pair: list[Run], now: float, label_w: int, bar_w: int, span: float
+    ) -> tuple[list[Strip], list[tuple[int, str] | None]]:
+        entries = [e for e in self.entries if e.run in pair]
+        marks = [UPPER, LOWER] if len(pair) == 2 else [""]
+        heads: list[Field] = []
+        for mark, entry in zip(marks, entries, strict=False):
+            run = entry.run
+            wall = _fmt_s(run.wall_s) if run.over else f"running {now - (run.t0 or now):.1f} s"
+            text = Text(f"{mark} " if mark else " ", style=BOLD)
+            text.append(f"#{entry.number} {run.mode}", style=BOLD)
+            text.append(f" {wall}" + (" cancelled" if run.cancelled else ""), style=DIM)
+            heads.append(Field(text, 0))
+        rows = [_strip(fit(heads, self.size.width or 80, "   "))]
+        keys: list[tuple[int, str] | None] = [None]
+        for index, result in enumerate(pair[-1].results):
+            others = [run.results[index] for run in pair]
+            rows.append(self._overlay(pair, others, now, label_w, bar_w, span))
+            keys.append((entries[-1].number, result.source))
+        return rows, keys
+
+    def _legend(self, width: int, clipped: bool) -> Strip:
+        items = [
+            (" ░" if not self.compact else " █", WAITING, " waiting"),
+            ("█", LIVE, " streaming"),
+            ("█", FINAL[State.DONE], " done"),
+            ("█", FINAL[State.FAILED], " failed"),
+            ("█", FINAL[State.CANCELLED], " cancelled"),
         ]
+        fields = []
+        for rank, (glyph, style, name) in enumerate(items):
+            text = Text(glyph, style=style)
+            text.append(name, style=DIM)
+            fields.append(Field(text, rank))
         if any(e.run.label for e in self.entries):
-            footer += [Segment("  ★ critical path", CRITICAL)]
+            fields.append(Field(Text("★ critical path", style=CRITICAL), 1))
+        if clipped:
+            fields.append(Field(Text("» longer than the axis", style=DIM), 1))
+        ratio = speedup(self.comparable_runs())
         if ratio is not None:
-            footer += [Segment("    speedup sync ÷ async ", BOLD), Segment(f"{ratio:.2f}×", BOLD)]
-        rows.append(Strip(footer))
-        keys.append(None)
-        if len(rows) != len(self._rows):
-            self.refresh(layout=True)
-        self._rows, self.row_keys = rows, keys
+            fields.append(Field(Text(f"speedup sync ÷ async {ratio:.2f}×", style=BOLD), 0))
+        return _strip(fit(fields, width))
 
     @staticmethod
     def _extent(run: Run, now: float) -> float:
@@ -187,15 +296,14 @@ class Timeline(LineView):
     @staticmethod
     def _axis_strip(label_w: int, bar_w: int, span: float) -> Strip:
         cells = [" "] * bar_w
-        ticks = 5
+        ticks = _tick_count(bar_w, span)
         for k in range(ticks + 1):
-            col = min(bar_w - 1, round(k * (bar_w - 1) / ticks))
             label = f"{k * span / ticks:g}s"
-            if k == ticks:
-                col = max(0, bar_w - len(label))
-            for i, ch in enumerate(label):
-                if col + i < bar_w:
-                    cells[col + i] = ch
+            col = round(k * bar_w / ticks)
+            col = min(col, bar_w - len(label)) if k else 0
+            if col < 0 or any(c != " " for c in cells[max(0, col - 1) : col + len(label)]):
+                continue
+            cells[col : col + len(label)] = label
         return Strip([Segment(" time".ljust(label_w), BOLD), Segment("".join(cells), DIM)])
 
     def _header(self, entry: Entry, now: float) -> Strip:
@@ -204,22 +312,65 @@ class Timeline(LineView):
         title = f" #{entry.number} {run.mode}" + (f" pipeline {pipeline}" if pipeline else "")
         if run.pool_size:
             title += f" (pool {run.pool_size})"
+        fields = [Field(Text(visible(title), style=BOLD), 0)]
         if run.t0 is None:
-            detail = "  preparing clients…"
+            fields.append(field("preparing clients…", 1, "dim"))
         elif not run.over:
-            detail = f"  running {now - run.t0:.1f} s"
+            fields.append(field(f"running {now - run.t0:.1f} s", 1, "dim"))
         else:
             ideal = "ideal (critical path)" if pipeline and run.concurrent else "ideal"
-            detail = (
-                f"  wall {_fmt_s(run.wall_s)} · {ideal} {_fmt_s(run.ideal_s)}"
-                f" · overhead {_fmt_ms(run.overhead_s)}"
-            )
+            fields.append(field(f"wall {_fmt_s(run.wall_s)}", 1, "dim"))
+            fields.append(field(f"· {ideal} {_fmt_s(run.ideal_s)}", 3, "dim"))
+            fields.append(field(f"· overhead {_fmt_ms(run.overhead_s)}", 4, "dim"))
             if run.cancelled:
-                detail += " · cancelled"
-        return Strip([Segment(visible(title), BOLD), Segment(detail, DIM)])
+                fields.append(field("· cancelled", 2, "dim"))
+        return _strip(fit(fields, self.size.width or 80, " "))
 
     @staticmethod
+    def _cells(run: Run, r: Result, now: float, bar_w: int, span: float) -> list[Style | None]:
+        """Per cell of the bar: None (empty), or the style of what the model was doing."""
+        t0 = run.t0
+        if t0 is None or r.start is None:
+            return []
+        start = r.start - t0
+        first = None if r.first_token is None else r.first_token - t0
+        end = (r.end if r.end is not None else now) - t0
+        tail_style = FINAL.get(r.state, LIVE)
+        cell = span / bar_w
+        cells: list[Style | None] = []
+        for i in range(bar_w):
+            a, b = i * cell, (i + 1) * cell
+            if b <= start or a > end:
+                cells.append(None)
+            elif first is not None and b > first and a <= end and end >= first:
+                cells.append(tail_style)
+            else:
+                cells.append(WAITING if first is not None or not r.state.over else tail_style)
+        while cells and cells[-1] is None:
+            cells.pop()
+        return cells
+
+    @staticmethod
+    def _duration(run: Run, r: Result, now: float, span: float) -> str:
+        if run.t0 is None or r.start is None:
+            return ""
+        end = (r.end if r.end is not None else now) - run.t0
+        mark = {State.FAILED: "✗", State.CANCELLED: "■"}.get(r.state, "")
+        clip = "»" if end > span * 1.001 else ""
+        return f"{clip}{end - (r.start - run.t0):.2f}s{mark}"
+
+    @staticmethod
+    def _label_segments(r: Result, label_w: int, critical: bool = False) -> list[Segment]:
+        label = visible(_label(r))
+        room = label_w - 4
+        label = label if len(label) <= room else label[: room - 1] + "…"
+        if critical:
+            return [Segment(" ★ ", CRITICAL), Segment(label.ljust(room) + " ", CRITICAL)]
+        return [Segment("   " + label.ljust(room) + " ")]
+
+    @classmethod
     def _bar(
+        cls,
         run: Run,
         r: Result,
         now: float,
@@ -228,39 +379,84 @@ class Timeline(LineView):
         span: float,
         critical: bool = False,
     ) -> Strip:
-        label = visible(_label(r))
-        room = label_w - 4
-        label = label if len(label) <= room else label[: room - 1] + "…"
-        if critical:
-            segments = [Segment(" ★ ", CRITICAL), Segment(label.ljust(room) + " ", CRITICAL)]
-        else:
-            segments = [Segment("   " + label.ljust(room) + " ")]
-        t0 = run.t0
-        if t0 is None or r.start is None:
+        segments = cls._label_segments(r, label_w, critical)
+        cells = cls._cells(run, r, now, bar_w, span)
+        if not cells and (run.t0 is None or r.start is None):
             return Strip(segments)
-        start = r.start - t0
-        first = None if r.first_token is None else r.first_token - t0
-        end = (r.end if r.end is not None else now) - t0
-        tail_style = FINAL.get(r.state, LIVE)
-        cell = span / bar_w
+        glyphs = [
+            (" " if style is None else "█" if style is not WAITING else "░", style)
+            for style in cells
+        ]
+        return Strip(
+            [*segments, *_merge(glyphs), Segment(" " + cls._duration(run, r, now, span), DIM)]
+        )
+
+    @classmethod
+    def _overlay(
+        cls,
+        runs: list[Run],
+        results: list[Result],
+        now: float,
+        label_w: int,
+        bar_w: int,
+        span: float,
+    ) -> Strip:
+        """Two runs' bars for one model in one row: the first in the upper half of each cell."""
+        if len(runs) == 1:
+            return cls._bar(runs[0], results[0], now, label_w, bar_w, span)
+        segments = cls._label_segments(results[-1], label_w)
+        upper = cls._cells(runs[0], results[0], now, bar_w, span)
+        lower = cls._cells(runs[1], results[1], now, bar_w, span)
         glyphs: list[tuple[str, Style | None]] = []
-        for i in range(bar_w):
-            a, b = i * cell, (i + 1) * cell
-            if b <= start or a > end:
+        for i in range(max(len(upper), len(lower))):
+            top = upper[i] if i < len(upper) else None
+            bottom = lower[i] if i < len(lower) else None
+            if top is None and bottom is None:
                 glyphs.append((" ", None))
-            elif first is not None and b > first and a <= end and end >= first:
-                glyphs.append(("█", tail_style))
+            elif bottom is None:
+                glyphs.append((UPPER, top))
+            elif top is None:
+                glyphs.append((LOWER, bottom))
             else:
-                wait_style = WAITING if first is not None or not r.state.over else tail_style
-                glyphs.append(("░", wait_style))
-        merged: list[Segment] = []
-        for ch, style in glyphs:
-            if merged and merged[-1].style == style:
-                merged[-1] = Segment(merged[-1].text + ch, style)
-            else:
-                merged.append(Segment(ch, style))
-        while merged and merged[-1].text.strip() == "":
-            merged.pop()
-        mark = {State.FAILED: " ✗", State.CANCELLED: " ■"}.get(r.state, "")
-        duration = f" {end - start:.2f}s{mark}"
-        return Strip([*segments, *merged, Segment(duration, DIM)])
+                glyphs.append((BOTH, Style(color=top.color, bgcolor=bottom.color)))
+        times = [cls._duration(run, r, now, span) for run, r in zip(runs, results, strict=True)]
+        tail = " " + "/".join(t or "—" for t in times)
+        return Strip([*segments, *_merge(glyphs), Segment(tail, DIM)])
+
+
+_CONSOLE: Console | None = None
+
+
+def _strip(text: Text) -> Strip:
+    global _CONSOLE
+    if _CONSOLE is None:
+        _CONSOLE = Console(file=io.StringIO(), width=1000, color_system="truecolor")
+    return Strip(list(text.render(_CONSOLE, end="")))
+
+
+def _merge(glyphs: list[tuple[str, Style | None]]) -> list[Segment]:
+    merged: list[Segment] = []
+    for ch, style in glyphs:
+        if merged and merged[-1].style == style:
+            merged[-1] = Segment(merged[-1].text + ch, style)
+        else:
+            merged.append(Segment(ch, style))
+    return merged
+
+
+def _fit_span(newest: list[float], older: list[float]) -> tuple[float, bool]:
+    """The axis for the newest comparison; an older run far longer than it (a stall cancelled
+    at 40 s) is clipped and marked rather than allowed to squash the runs after it."""
+    base = max(newest, default=0.0)
+    kept = [e for e in older if base <= 0 or e <= OUTLIER * base]
+    return _nice_span(max([base, *kept])), len(kept) < len(older)
+
+
+def _tick_count(bar_w: int, span: float) -> int:
+    """As many ticks (up to 5) as leave room for their labels and land on round numbers."""
+    widest = len(f"{span:g}s") + 2
+    for count in (5, 4, 2, 1):
+        step = span / count
+        if bar_w // count >= widest and abs(step * 100 - round(step * 100)) < 1e-6:
+            return count
+    return 1
