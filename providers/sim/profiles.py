@@ -1,7 +1,8 @@
 """Simulated model profiles: how fast a fake model answers and how it fails.
 
 A sim model name is a profile name plus optional overrides after commas, e.g.
-``fast,ttft=0.2,tps=50,tokens=40,jitter=0,seed=7,fault=drop,after=10,status=503,stall=5``.
+``fast,ttft=0.2,tps=50,tokens=40,jitter=0,seed=7,fault=drop,after=10,status=503,stall=5``
+(``slots=K``: at most K answers at once, the rest queue, as llama.cpp and vLLM do).
 Keeping every knob in the model name means any client that can name a model can drive
 the simulator, with no side channel.
 """
@@ -33,6 +34,7 @@ class Profile:
     status: int = 500
     stall_s: float = 3600.0
     text: str | None = None  # fixed answer; when set, ``tokens`` is ignored
+    slots: int | None = None  # answers served at once; None: no limit
 
 
 _MARKUP_TEXT = (
@@ -73,6 +75,7 @@ _KEYS: dict[str, tuple[str, type]] = {
     "after": ("fault_after", int),
     "status": ("status", int),
     "stall": ("stall_s", float),
+    "slots": ("slots", int),
 }
 
 
@@ -116,5 +119,7 @@ def _check(p: Profile, model_name: str) -> None:
         problems.append("status must be an HTTP error status (400-599)")
     if not p.stall_s >= 0:
         problems.append("stall must be >= 0")
+    if p.slots is not None and p.slots < 1:
+        problems.append("slots must be >= 1")
     if problems:
         raise SimError(f"bad sim model {model_name!r}: {problems[0]}")
