@@ -19,6 +19,7 @@ from providers.environment import load_env, loopback_no_proxy
 from providers.race import ModeError, parse_mode
 from providers.request import Request, SettingsError
 from providers.spec import SpecError, parse_spec
+from tui.bench_cli import add_bench_arguments
 from tui.headless import EXIT_FAILED, EXIT_USAGE
 
 
@@ -155,6 +156,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=SUPPRESS,
         help=_SPEC_HELP + " (default: the configured set)",
     )
+    bench = commands.add_parser(
+        "bench",
+        help="many races, percentiles, or a concurrency sweep",
+        description="Race the models many times (--repeat) and report percentiles, or sweep "
+        "concurrency (--concurrency) and report throughput and latency per level.",
+        epilog="Exit status: 0 when every request answered, 1 when some failed, 2 for bad "
+        "usage, 130 when interrupted (what was measured is reported).",
+    )
+    add_bench_arguments(bench, _SPEC_HELP)
+    _add_settings(bench)
     return parser
 
 
@@ -248,6 +259,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             request, mode = request_from(args), parse_mode(args.mode)
             return run_headless(specs, request, mode, config, as_json=args.json)
+        if args.command == "bench":
+            from tui.bench_cli import run_bench
+
+            return run_bench(specs, request_from(args), args, config)
         if args.command == "models":
             from tui.headless import list_models
 
