@@ -60,10 +60,11 @@ def print_report(bench: RepeatBench | Sweep, *, plot: bool = False) -> None:
     if plot:
         from tui import bench_plots
 
-        charts = bench_plots.sweep_charts(bench) if isinstance(bench, Sweep) else None
-        if charts is None:
-            charts = bench_plots.ttft_chart(bench)  # type: ignore[arg-type]
-        out.file.write(charts + "\n")
+        if isinstance(bench, Sweep):
+            charts = bench_plots.sweep_charts(bench)
+        else:
+            charts = bench_plots.ttft_chart(bench)
+        out.file.write("\n" + charts + "\n")
 
 
 def _s(value: float | None) -> str:
