@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 DEFAULT_REPEAT = 10
 DEFAULT_DURATION_S = 5.0
+DEFAULT_WARMUP = 1
 
 
 def add_bench_arguments(parser: argparse.ArgumentParser, spec_help: str) -> None:
@@ -38,7 +39,12 @@ def add_bench_arguments(parser: argparse.ArgumentParser, spec_help: str) -> None
         "--repeat", type=int, metavar="N", help=f"race N times (default {DEFAULT_REPEAT})"
     )
     parser.add_argument(
-        "--warmup", type=int, default=0, metavar="K", help="unmeasured races (or requests) first"
+        "--warmup",
+        type=int,
+        default=DEFAULT_WARMUP,
+        metavar="K",
+        help="unmeasured races (sweep: requests per model) first; default "
+        f"{DEFAULT_WARMUP}, as the first request pays for imports and connections",
     )
     parser.add_argument(
         "--mode", help="for --repeat: sync, async, both (the default), threads or limit=N"

@@ -116,9 +116,10 @@ async def closed_loop(
 ) -> Level:
     """Keep `level` requests in flight against one model for `duration` s or `requests`.
 
-    `results` (filled as requests start) lets a caller measure what finished when it is
-    interrupted. A model that has only failed stops after `GIVE_UP_AFTER` failures, rather
-    than spinning through thousands of instant errors.
+    The adapter's client stays open for the caller to close (`Sweep.run` keeps it across
+    levels, so a level does not pay for new connections). `results` (filled as requests
+    start) lets a caller measure what finished when it is interrupted. A model that has only
+    failed stops after `GIVE_UP_AFTER` failures, rather than spin through instant errors.
     """
     await prepare_clients([adapter], False, request.timeout)
     results = [] if results is None else results
@@ -147,13 +148,9 @@ async def closed_loop(
             except Exception as exc:
                 result.apply(Failed(time.perf_counter(), describe_error(exc)))
 
-    try:
-        async with asyncio.TaskGroup() as group:
-            for _ in range(level):
-                group.create_task(worker())
-    finally:
-        await asyncio.shield(adapter.aclose())
-        adapter.close()
+    async with asyncio.TaskGroup() as group:
+        for _ in range(level):
+            group.create_task(worker())
     return _measure(str(adapter.spec), level, results, t0, deadline)
 
 
@@ -201,6 +198,14 @@ class Sweep:
         return [str(a.spec) for a in self.adapters]
 
     async def run(self, progress: Progress | None = None) -> None:
+        try:
+            await self._levels(progress)
+        finally:
+            await asyncio.shield(asyncio.gather(*(a.aclose() for a in self.adapters)))
+            for adapter in self.adapters:
+                adapter.close()
+
+    async def _levels(self, progress: Progress | None) -> None:
         total = len(self.levels) * len(self.adapters)
         if self.warmup:
             for adapter in self.adapters:

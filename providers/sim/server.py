@@ -118,9 +118,7 @@ class _Conn:
         raise _Closed
 
 
-def _schedule(
-    p: Profile, model: str, prompt: str, n: int, t0: float, draw: int = 0
-) -> list[float]:
+def _schedule(p: Profile, model: str, prompt: str, n: int, t0: float, draw: int = 0) -> list[float]:
     """Absolute send times for n tokens: ttft, then 1/tps apart, each jittered a little.
 
     `draw` counts earlier answers to the same request: each repeat gets fresh jitter, as a
