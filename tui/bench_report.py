@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -84,36 +85,43 @@ def _repeat_report(out: Console, bench: RepeatBench) -> None:
             + (f" after {bench.warmup} warm-up" if bench.warmup else "")
             + f", mode {bench.mode}. Percentiles: statistics.quantiles, method "
             f"'{QUANTILE_METHOD}'; ITL as genai-perf, (e2e − TTFT)/(tokens − 1); "
-            "out tok/s per request = tokens / e2e."
+            "tok/s/req: output tokens / e2e, median."
         )
     )
-    table = Table(show_edge=False, pad_edge=False)
-    for name in ("model", "mode", "n", "failed", "TTFT p50", "p90", "p99", "ITL p50", "p99"):
-        table.add_column(name, justify="left" if name in ("model", "mode") else "right")
-    for name in ("e2e p50", "p99", "out tok/s/req"):
-        table.add_column(name, justify="right")
     notes: list[str] = []
-    for summary in bench.summaries():
-        table.add_row(*_summary_row(summary))
-        if summary.all_failed:
-            notes.append(f"{summary.model} ({summary.side}): every request failed: ")
-            notes[-1] += visible(summary.first_error or "no reason given")
-        elif summary.failures:
-            notes.append(
-                f"{summary.model} ({summary.side}): {summary.failures} of {summary.n} failed, "
-                f"first: {visible(summary.first_error or '')}"
-            )
-    out.print(table)
+    summaries = bench.summaries()
+    for side in bench.sides:
+        table = Table(
+            title=Text(f"[{side}]"), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False
+        )
+        table.add_column("model", overflow="fold", min_width=10)
+        for name in ("n", "fail", "TTFT\np50", "\np90", "\np99", "ITL\np50", "\np99"):
+            table.add_column(name, justify="right", no_wrap=True)
+        for name in ("e2e\np50", "\np99", "tok/s\n/req"):
+            table.add_column(name, justify="right", no_wrap=True)
+        for summary in (s for s in summaries if s.side == side):
+            table.add_row(*_summary_row(summary))
+            notes.extend(_failure_note(summary))
+        out.print(table)
     for note in notes:
         out.print(Text(note))
     if str(bench.mode) == "both":
         out.print(Text(_speedup_line(bench)))
 
 
+def _failure_note(s: Summary) -> list[str]:
+    if s.all_failed:
+        return [f"{s.model} ({s.side}): every request failed: {visible(s.first_error or '')}"]
+    if s.failures:
+        first = visible(s.first_error or "")
+        return [f"{s.model} ({s.side}): {s.failures} of {s.n} failed, first: {first}"]
+    return []
+
+
 def _summary_row(s: Summary) -> list[Text | str]:
-    head: list[Text | str] = [Text(s.model), s.side, str(s.n), str(s.failures)]
     if s.all_failed or s.n == 0:
-        return [*head, "all failed" if s.n else "no data", *["-"] * 8]
+        return [Text(s.model), str(s.n), f"all {s.n}" if s.n else "-", *["-"] * 8]
+    head: list[Text | str] = [Text(s.model), str(s.n), str(s.failures)]
     return [
         *head,
         _s(s.ttft["p50"]),
@@ -151,11 +159,11 @@ def _sweep_report(out: Console, sweep: Sweep) -> None:
         cells = sweep.of(model)
         if not cells:
             continue
-        table = Table(title=Text(model), title_justify="left", show_edge=False, pad_edge=False)
-        table.add_column("limit", justify="right")
-        for name in ("requests", "req/s", "out tok/s", "TTFT p50", "p99", "e2e p50", "p99"):
-            table.add_column(name, justify="right")
-        table.add_column("errors", justify="right")
+        table = Table(title=Text(model), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+        table.add_column("limit", justify="right", no_wrap=True)
+        for name in ("requests", "req/s", "out\ntok/s", "TTFT\np50", "\np99", "e2e\np50", "\np99"):
+            table.add_column(name, justify="right", no_wrap=True)
+        table.add_column("errors", justify="right", no_wrap=True)
         for c in cells:
             table.add_row(
                 str(c.level),
