@@ -8,6 +8,9 @@ import statistics
 import pytest
 from cli_helpers import interrupted, modelrace
 
+from providers import Request, make_adapter
+from providers.race import Race, parse_mode
+
 PROMPT = "Explain asyncio in one sentence."
 QUICK = "sim:fast,ttft=0.05,tokens=6,tps=300,jitter=0"
 
@@ -165,3 +168,25 @@ def test_ctrl_c_in_a_sweep_keeps_the_levels_measured(sim_env: str):
     assert code == 130, stderr
     levels = [line.split()[0] for line in stdout.splitlines() if line.strip()[:1].isdigit()]
     assert levels[:1] == ["1"] and "4" not in levels, stdout
+
+
+async def test_a_slots_limited_sim_queues_the_rest_and_their_ttft_counts_the_wait(sim_env: str):
+    # Four requests at once to a server with two slots: two answer at once, two wait for a
+    # slot and start only when an answer ends (about 0.1 + 5/100 s later).
+    spec = "sim:fast,slots=2,ttft=0.1,tokens=5,tps=100,jitter=0"
+    race = Race([make_adapter(spec) for _ in range(4)], Request(PROMPT), parse_mode("async"))
+    [run] = await race.run()
+
+    assert all(r.ok for r in run.results)
+    ttfts = sorted(r.ttft for r in run.results)  # type: ignore[type-var]
+    first_end = min(r.duration for r in run.results)  # type: ignore[type-var]
+    assert ttfts[1] < 0.2 and ttfts[2] >= first_end, (ttfts, first_end)
+
+
+def test_slots_below_one_is_a_bad_model_name(sim_env: str):
+    out = modelrace("bench", PROMPT, "-m", "sim:fast,slots=0", "--repeat", "1", sim=sim_env)
+
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.strip() == (
+        "modelrace: sim:fast,slots=0: bad sim model 'fast,slots=0': slots must be >= 1"
+    )
