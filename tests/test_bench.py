@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
 import statistics
+import subprocess
+import sys
 
 import pytest
-from cli_helpers import interrupted, modelrace
+from cli_helpers import ROOT, interrupted, modelrace
 
 from providers import Request, make_adapter
 from providers.race import Race, parse_mode
@@ -190,3 +194,39 @@ def test_slots_below_one_is_a_bad_model_name(sim_env: str):
     assert out.stderr.strip() == (
         "modelrace: sim:fast,slots=0: bad sim model 'fast,slots=0': slots must be >= 1"
     )
+
+
+def test_a_progress_bar_runs_on_stderr_only_when_it_is_a_terminal(sim_env: str):
+    model = "sim:fast,ttft=0.3,tokens=3,tps=300,jitter=0"
+    args = ("bench", PROMPT, "-m", model, "--repeat", "3", "--mode", "async")
+    piped = modelrace(*args, sim=sim_env)
+    assert piped.returncode == 0 and piped.stderr == ""
+
+    leader, terminal = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui", *args],
+        stdout=subprocess.PIPE,
+        stderr=terminal,
+        text=True,
+        env={**os.environ, "MODELRACE_SIM_URL": sim_env},
+        cwd=ROOT,
+    )
+    os.close(terminal)
+    seen = b""
+    try:
+        while chunk := _read(leader):
+            seen += chunk
+    finally:
+        os.close(leader)
+    stdout, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    shown = seen.decode(errors="replace")
+    assert "race 2/3" in shown or "race 3/3" in shown, shown
+    assert "sim:fast" in stdout and "race 1/3" not in stdout
+
+
+def _read(fd: int) -> bytes:
+    try:
+        return os.read(fd, 4096)
+    except OSError:  # EIO: the child closed the terminal
+        return b""

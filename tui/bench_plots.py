@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+from typing import Any
 
 import plotext as plt
 
@@ -16,7 +17,7 @@ from providers.bench.sweep import Sweep
 HEIGHT = 16
 
 
-def _figure(height: int = HEIGHT) -> plt.figure:  # type: ignore[valid-type]
+def _figure(height: int = HEIGHT) -> Any:
     fig = plt.figure
     fig.clear()
     plt.terminal.limit(False, False)
@@ -25,7 +26,7 @@ def _figure(height: int = HEIGHT) -> plt.figure:  # type: ignore[valid-type]
     return fig
 
 
-def _text(fig: plt.figure) -> str:  # type: ignore[valid-type]
+def _text(fig: Any) -> str:
     return fig.build().string(colorless=not sys.stdout.isatty()).rstrip("\n")
 
 
