@@ -107,6 +107,8 @@ def test_a_slots_limited_server_stops_growing_at_k_and_the_advice_names_it(sim_e
         ["--concurrency", "1,2", "--duration", "-1"],
         ["--concurrency", "1,2", "--duration", "nan"],
         ["--concurrency", "1", "--requests", "0"],
+        ["--concurrency", "1", "--requests", "3", "--duration", "1"],
+        ["--concurrency", "1", "--mode", "sync"],
         ["--concurrency", "1", "--repeat", "3"],
         ["--duration", "2"],
         ["--mode", "sideways"],
@@ -124,7 +126,7 @@ def test_bad_input_is_one_line_and_exit_2(sim_env: str, flags: list[str]):
 def test_a_model_that_fails_every_request_says_so_and_the_others_are_reported(sim_env: str):
     out = modelrace(
         "bench", PROMPT, "-m", QUICK, "-m", "sim:error", "--repeat", "2", "--mode", "async",
-        sim=sim_env,
+        "--plot", sim=sim_env,
     )  # fmt: skip
 
     assert out.returncode == 1, out.stderr
@@ -133,18 +135,24 @@ def test_a_model_that_fails_every_request_says_so_and_the_others_are_reported(si
     assert rows["sim:error"].split()[1:3] == ["2", "all"], rows
     assert rows[QUICK].split()[1:3] == ["2", "0"] and "ms" in rows[QUICK], rows
     assert "sim:error (async): every request failed: HTTP 500" in out.stdout
+    # The chart: a box for the model that answered, none for the one that never did.
+    chart = out.stdout.split("TTFT (s) per model", 1)[1]
+    assert QUICK in chart and "sim:error" not in chart and "\x1b" not in out.stdout
 
 
 def test_a_sweep_reports_a_failing_model_beside_the_advice_for_the_others(sim_env: str):
     out = modelrace(
         "bench", PROMPT, "-m", QUICK, "-m", "sim:error", "--concurrency", "1,2",
-        "--requests", "4", sim=sim_env,
+        "--requests", "4", "--plot", sim=sim_env,
     )  # fmt: skip
 
     assert out.returncode == 1, out.stderr
     assert "every request failed: HTTP 500" in out.stdout
     assert f"{QUICK}: limit=" in out.stdout and "of peak output tokens/s" in out.stdout
     assert "sim:error: no answer arrived at any level" in out.stdout
+    for title in ("output tokens/s against concurrency", "p99 TTFT (s) against concurrency"):
+        assert title in out.stdout
+    assert "\x1b" not in out.stdout
 
 
 def test_ctrl_c_reports_what_was_measured_and_exits_130(sim_env: str):
