@@ -126,15 +126,17 @@ async def closed_loop(
     t0 = time.perf_counter()
     deadline = None if duration is None else t0 + duration
 
+    answered = failed = 0
+
     def more() -> bool:
         if deadline is not None and time.perf_counter() >= deadline:
             return False
-        failed = sum(r.state is State.FAILED for r in results)
-        if failed >= GIVE_UP_AFTER and not any(r.ok for r in results):
+        if failed >= GIVE_UP_AFTER and not answered:
             return False
         return requests is None or len(results) < requests
 
     async def worker() -> None:
+        nonlocal answered, failed
         while more():
             result = Result(str(adapter.spec))
             result.queue()
@@ -147,6 +149,10 @@ async def closed_loop(
                 raise
             except Exception as exc:
                 result.apply(Failed(time.perf_counter(), describe_error(exc)))
+            if result.ok:
+                answered += 1
+            else:
+                failed += 1
 
     async with asyncio.TaskGroup() as group:
         for _ in range(level):
