@@ -22,6 +22,7 @@ from providers.environment import EnvFileError, load_env, loopback_no_proxy
 from providers.race import ModeError, parse_mode
 from providers.request import Request, SettingsError
 from providers.spec import SpecError, parse_spec
+from tui.bench_cli import add_bench_arguments
 from tui.headless import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from tui.store_cli import COMMANDS as STORE_COMMANDS
 from tui.store_cli import add_commands as add_store_commands
@@ -169,6 +170,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     trust = commands.add_parser("trust", help=f"trust a project-local {LOCAL_CONFIG}, as it is now")
     trust.add_argument("file", nargs="?", default=LOCAL_CONFIG, help=f"default ./{LOCAL_CONFIG}")
+    bench = commands.add_parser(
+        "bench",
+        help="many races, percentiles, or a concurrency sweep",
+        description="Race the models many times (--repeat) and report percentiles, or sweep "
+        "concurrency (--concurrency) and report throughput and latency per level.",
+        epilog="Exit status: 0 when every request answered, 1 when some failed, 2 for bad "
+        "usage, 130 when interrupted (what was measured is reported).",
+    )
+    add_bench_arguments(bench, _SPEC_HELP)
+    _add_settings(bench)
     return parser
 
 
@@ -303,6 +314,10 @@ def _run(argv: Sequence[str] | None) -> int:
             return run_headless(
                 specs, request, mode, config, as_json=args.json, save=not args.no_save
             )
+        if args.command == "bench":
+            from tui.bench_cli import run_bench
+
+            return run_bench(specs, request_from(args), args, config)
         if args.command == "models":
             from tui.headless import list_models
 

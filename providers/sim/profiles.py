@@ -1,7 +1,8 @@
 """Simulated model profiles: how fast a fake model answers and how it fails.
 
 A sim model name is a profile name plus optional overrides after commas, e.g.
-``fast,ttft=0.2,tps=50,tokens=40,jitter=0,seed=7,fault=drop,after=10,status=503,stall=5``.
+``fast,ttft=0.2,tps=50,tokens=40,jitter=0,seed=7,fault=drop,after=10,status=503,stall=5``
+(``slots=K``: at most K answers at once, the rest queue, as llama.cpp and vLLM do).
 Keeping every knob in the model name means any client that can name a model can drive
 the simulator, with no side channel.
 """
@@ -33,6 +34,7 @@ class Profile:
     status: int = 500
     stall_s: float = 3600.0
     text: str | None = None  # fixed answer; when set, ``tokens`` is ignored
+    slots: int | None = None  # answers served at once; None: no limit
 
 
 _MARKUP_TEXT = (
@@ -73,6 +75,7 @@ _KEYS: dict[str, tuple[str, type]] = {
     "after": ("fault_after", int),
     "status": ("status", int),
     "stall": ("stall_s", float),
+    "slots": ("slots", int),
 }
 
 
@@ -83,6 +86,7 @@ MAX_TOKENS = 100_000
 MAX_SECONDS = 3600.0
 MIN_TPS, MAX_TPS = 0.1, 100_000.0
 MAX_SEED = 2**32 - 1
+MAX_SLOTS = 100_000
 
 
 def profile_for(model_name: str) -> Profile:
@@ -131,5 +135,7 @@ def _check(p: Profile, model_name: str) -> None:
         problems.append("status must be an HTTP error status (400-599)")
     if not 0 <= p.stall_s <= MAX_SECONDS:
         problems.append(f"stall must be between 0 and {MAX_SECONDS:g} seconds")
+    if p.slots is not None and not 1 <= p.slots <= MAX_SLOTS:
+        problems.append(f"slots must be between 1 and {MAX_SLOTS}")
     if problems:
         raise SimError(f"bad sim model {model_name!r}: {problems[0]}")

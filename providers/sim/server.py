@@ -14,6 +14,7 @@ import json
 import os
 import re
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from email.utils import formatdate
 from urllib.parse import unquote, urlsplit
@@ -118,9 +119,13 @@ class _Conn:
         raise _Closed
 
 
-def schedule(p: Profile, model: str, prompt: str, t0: float) -> Iterator[float]:
-    """Absolute send times of the tokens, lazily: ttft, then 1/tps apart, each jittered a little."""
-    rng = rng_for(model, prompt, p.seed, "timing")
+def schedule(p: Profile, model: str, prompt: str, t0: float, draw: int = 0) -> Iterator[float]:
+    """Absolute send times of the tokens, lazily: ttft, then 1/tps apart, each jittered a little.
+
+    `draw` counts earlier answers to the same request: each repeat gets fresh jitter, as a
+    hosted model's timing varies call to call, yet a fresh server replays the same sequence.
+    """
+    rng = rng_for(model, prompt, p.seed, f"timing{draw}" if draw else "timing")
 
     def jit(x: float) -> float:
         return x * (1 + p.jitter * rng.uniform(-1, 1)) if p.jitter else x
@@ -144,7 +149,7 @@ async def _chat(conn: _Conn, req: wire.ChatRequest, t0: float, key: str = "") ->
         await conn.send(p.status, wire.error_body(req.api, p.status, message))
         return
     answer = Answer(req.model, req.prompt, req.max_tokens)
-    times = schedule(p, req.model, req.prompt, t0)
+    times = schedule(p, req.model, req.prompt, t0, _state().draw(req.model, req.prompt))
     fmt = wire.FORMATS[req.api](req)
     if not req.stream:
         await _plain(conn, p, fmt, answer, times, t0)
@@ -173,6 +178,48 @@ async def _chat(conn: _Conn, req: wire.ChatRequest, t0: float, key: str = "") ->
     for event in fmt.end(sent, answer.finish):
         await conn.write(event)
     await conn.finish_chunked()
+
+
+class _LoopState:
+    """What one server remembers between requests: repeat counts and `slots=K` queues."""
+
+    def __init__(self) -> None:
+        self.draws: dict[tuple[str, str], int] = {}
+        self.gates: dict[str, asyncio.Semaphore] = {}
+
+    def draw(self, model: str, prompt: str) -> int:
+        if len(self.draws) > 10_000:
+            self.draws.clear()
+        n = self.draws.get((model, prompt), 0)
+        self.draws[(model, prompt)] = n + 1
+        return n
+
+
+# Keyed by the server's loop: every SimServer runs its own, and semaphores cannot cross loops.
+_STATES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _state() -> _LoopState:
+    return _STATES.setdefault(asyncio.get_running_loop(), _LoopState())
+
+
+async def _queued(conn: _Conn, req: wire.ChatRequest, t0: float, key: str) -> None:
+    """A `slots=K` model answers K requests at once and queues the rest, as llama.cpp and
+    vLLM do: a queued request's time to first token includes its wait."""
+    try:
+        slots = profile_for(req.model).slots
+    except SimError:
+        slots = None
+    if slots is None:
+        await _chat(conn, req, t0, key)
+        return
+    gate = _state().gates.setdefault(req.model, asyncio.Semaphore(slots))
+    async with gate:
+        if conn.closing():
+            raise _Closed
+        await _chat(conn, req, asyncio.get_running_loop().time(), key)
 
 
 async def _stream_fault(conn: _Conn, p: Profile, fmt: wire.Format, when: float) -> float:
@@ -285,7 +332,7 @@ async def _route(
     except wire.BadRequest as exc:
         await conn.send(exc.status, wire.error_body(api, exc.status, exc.message))
         return
-    await _chat(conn, req, t0, _presented_key(headers))
+    await _queued(conn, req, t0, _presented_key(headers))
 
 
 def _presented_key(headers: dict[str, str]) -> str:
