@@ -200,7 +200,8 @@ def test_slots_below_one_is_a_bad_model_name(sim_env: str):
 
     assert out.returncode == 2 and out.stdout == ""
     assert out.stderr.strip() == (
-        "modelrace: sim:fast,slots=0: bad sim model 'fast,slots=0': slots must be >= 1"
+        "modelrace: 'sim:fast,slots=0': bad sim model 'fast,slots=0': "
+        "slots must be between 1 and 100000"
     )
 
 
