@@ -23,6 +23,7 @@ from providers.events import Event, Failed, Finished, Started, TextDelta, Usage
 from providers.failures import FailureKind
 from providers.request import Request
 from providers.spec import Spec
+from providers.watchdog import Watch
 
 INCOMPLETE = "stream ended before the provider said it was finished (connection dropped?)"
 
@@ -147,9 +148,11 @@ class Adapter:
             return
         deadline = _deadline(request)
         finished = False
+        # The watch ends a read blocked past the deadline or a cancel (providers/watchdog.py).
+        watch = Watch(deadline, cancel)
         try:
-            with closing(self.pieces_sync(self._sync_client, request)) as pieces:
-                for piece in pieces:
+            with watch, closing(self.pieces_sync(self._sync_client, request)) as pieces:
+                for piece in watch.pull(pieces):
                     now = time.perf_counter()
                     if cancel is not None and cancel.is_set():
                         yield Failed(now, "cancelled", FailureKind.CANCELLED)
@@ -162,10 +165,12 @@ class Adapter:
                     if event is not None:
                         yield event
         except Exception as exc:
-            yield Failed(time.perf_counter(), _reason(exc, request))
+            yield _ended_by(watch, request) or Failed(time.perf_counter(), _reason(exc, request))
             return
         if not finished:
-            yield Failed(time.perf_counter(), INCOMPLETE, FailureKind.DROPPED)
+            yield _ended_by(watch, request) or Failed(
+                time.perf_counter(), INCOMPLETE, FailureKind.DROPPED
+            )
 
     async def stream_async(self, request: Request) -> AsyncIterator[Event]:
         """Events from the async SDK client; cancelling the consumer cancels the request."""
@@ -240,6 +245,15 @@ def _loop_time(loop: asyncio.AbstractEventLoop, deadline: float | None) -> float
 
 def _timed_out(request: Request) -> str:
     return f"timed out after {request.timeout:g} s"
+
+
+def _ended_by(watch: Watch, request: Request) -> Failed | None:
+    """The failure a stream cut short by its watch ends with, stamped when it was cut."""
+    if watch.fired is FailureKind.TIMEOUT:
+        return Failed(watch.fired_at or time.perf_counter(), _timed_out(request), watch.fired)
+    if watch.fired is FailureKind.CANCELLED:
+        return Failed(watch.fired_at or time.perf_counter(), "cancelled", watch.fired)
+    return None
 
 
 def _reason(exc: BaseException, request: Request) -> str:

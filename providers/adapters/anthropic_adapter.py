@@ -19,7 +19,10 @@ class AnthropicAdapter(Adapter):
     def make_sync_client(self, timeout: float | None) -> Any:
         import anthropic
 
-        return _warm(anthropic.Anthropic(**self._client_args(timeout)))
+        from providers.watchdog import http_hooks
+
+        http = anthropic.DefaultHttpxClient(event_hooks=http_hooks())
+        return _warm(anthropic.Anthropic(**self._client_args(timeout), http_client=http))
 
     def make_async_client(self, timeout: float | None) -> Any:
         import anthropic

@@ -15,18 +15,22 @@ class GeminiAdapter(Adapter):
     key_variables = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 
     def make_sync_client(self, timeout: float | None) -> Any:
-        return self._client(timeout)
+        from providers.watchdog import http_hooks
+
+        return self._client(timeout, {"event_hooks": http_hooks()})
 
     def make_async_client(self, timeout: float | None) -> Any:
         # A client of its own per event loop; kept referenced, since google-genai closes
         # clients that nothing holds.
         return self._client(timeout)
 
-    def _client(self, timeout: float | None) -> Any:
+    def _client(self, timeout: float | None, sync_args: dict[str, Any] | None = None) -> Any:
         from google import genai
         from google.genai import types
 
-        options = types.HttpOptions(timeout=int(timeout * 1000) if timeout else None)
+        options = types.HttpOptions(
+            timeout=int(timeout * 1000) if timeout else None, client_args=sync_args
+        )
         client = genai.Client(api_key=self.api_key(), http_options=options)
         # Build the lazily created model resources now, off the loop, before the clock.
         _ = client.models, client.aio.models

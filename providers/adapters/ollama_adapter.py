@@ -32,7 +32,9 @@ class OllamaAdapter(Adapter):
     def make_sync_client(self, timeout: float | None) -> Any:
         import ollama
 
-        return ollama.Client(host=self.host(), timeout=timeout)
+        from providers.watchdog import http_hooks
+
+        return ollama.Client(host=self.host(), timeout=timeout, event_hooks=http_hooks())
 
     def make_async_client(self, timeout: float | None) -> Any:
         import ollama

@@ -39,7 +39,10 @@ class OpenAIAdapter(Adapter):
     def make_sync_client(self, timeout: float | None) -> Any:
         import openai
 
-        return _warm(openai.OpenAI(**self._client_args(timeout)))
+        from providers.watchdog import http_hooks
+
+        http = openai.DefaultHttpxClient(event_hooks=http_hooks())
+        return _warm(openai.OpenAI(**self._client_args(timeout), http_client=http))
 
     def make_async_client(self, timeout: float | None) -> Any:
         import openai
