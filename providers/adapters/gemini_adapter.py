@@ -28,8 +28,12 @@ class GeminiAdapter(Adapter):
         from google import genai
         from google.genai import types
 
+        from providers.tls import httpx2_context
+
+        # google-genai gives the async client the sync client's TLS context too.
         options = types.HttpOptions(
-            timeout=int(timeout * 1000) if timeout else None, client_args=sync_args
+            timeout=int(timeout * 1000) if timeout else None,
+            client_args={**(sync_args or {}), "verify": httpx2_context()},
         )
         client = genai.Client(api_key=self.api_key(), http_options=options)
         # Build the lazily created model resources now, off the loop, before the clock.
