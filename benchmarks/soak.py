@@ -85,19 +85,26 @@ async def soak(races: int, warmup: int) -> None:
     samples: list[Sample] = []
     started = time.perf_counter()
     print(f"{'races':>6} {'RSS MiB':>8} {'threads':>8} {'fds':>5} {'tasks':>6} {'s':>7}")
-    base = sample()
+    base, named = sample(), thread_names()
     for i in range(races):
         await one_race(i, outcomes)
         samples.append(sample())
         if i + 1 == warmup:
             await asyncio.sleep(SETTLE)
-            base = sample()
+            base, named = sample(), thread_names()
         if (i + 1) % max(1, races // 10) == 0 or i + 1 == warmup:
             rss, threads, fds, tasks = samples[-1]
             elapsed = time.perf_counter() - started
             print(f"{i + 1:>6} {rss:>8.1f} {threads:>8} {fds:>5} {tasks:>6} {elapsed:>7.1f}")
     await asyncio.sleep(SETTLE)
     report(samples[warmup:] or samples, base, sample(), outcomes, time.perf_counter() - started)
+    print(
+        f"  threads alive at the end that were not after warm-up: {thread_names() - named or '-'}"
+    )
+
+
+def thread_names() -> set[str]:
+    return {t.name for t in threading.enumerate()}
 
 
 def report(

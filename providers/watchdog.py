@@ -12,7 +12,9 @@ the connection and lets the worker thread end.
 
 Both httpx and httpx2 (the SDKs use one or the other) pass the same public hooks: the request's
 `trace` extension reports each new connection, and the response's `network_stream` extension
-the connection a reused one came on.
+the connection a reused one came on. (So a reused connection whose server never sends headers
+is ended by the SDK's own read timeout, set to the same N, not by a cancel. Runs build fresh
+clients, so only a pipeline's later steps on the same model reuse connections.)
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ class Watch:
         self._lock = threading.Lock()
 
     def __enter__(self) -> Watch:
-        _watchdog.add(self)
+        if self.deadline is not None or self.cancel is not None:
+            _watchdog.add(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
