@@ -99,10 +99,10 @@ def test_timeout_ends_a_keepalive_only_stream_in_every_mode(mode: str, keepalive
             )
         assert silent["text"] == ""
         assert partial["text"] == PARTIAL, provider  # what arrived before the stall is kept
-        # Two requests in a row in sync, side by side otherwise; the rest is start-up,
-        # which four processes starting at once on a busy machine make slow.
+        # The whole process, start-up included, ends too: two requests in a row in sync,
+        # side by side otherwise; start-up takes 0.5-3 s with four processes starting at once.
         requests_in_a_row = 2 if mode == "sync" else 1
-        assert elapsed < requests_in_a_row * TIMEOUT + 8, (provider, elapsed)
+        assert elapsed < requests_in_a_row * TIMEOUT + 6, (provider, elapsed)
 
 
 def os_threads() -> int:
