@@ -30,6 +30,7 @@ from providers.events import Event, Failed, Finished, Started, TextDelta, Usage
 from providers.failures import Classified, FailureKind, StreamError
 from providers.request import Request
 from providers.spec import Spec
+from providers.watchdog import Watch
 
 INCOMPLETE = "stream ended before the provider said it was finished (connection dropped?)"
 
@@ -176,9 +177,11 @@ class Adapter:
             return
         deadline = _deadline(request)
         finished = False
+        # The watch ends a read blocked past the deadline or a cancel (providers/watchdog.py).
+        watch = Watch(deadline, cancel)
         try:
-            with closing(self.pieces_sync(self._sync_client, request)) as pieces:
-                for piece in pieces:
+            with watch, closing(self.pieces_sync(self._sync_client, request)) as pieces:
+                for piece in watch.pull(pieces):
                     now = time.perf_counter()
                     if cancel is not None and cancel.is_set():
                         yield Failed(now, "cancelled", FailureKind.CANCELLED)
@@ -191,10 +194,12 @@ class Adapter:
                     if event is not None:
                         yield event
         except Exception as exc:
-            yield self.failure(exc, request)
+            yield _ended_by(watch, request) or self.failure(exc, request)
             return
         if not finished:
-            yield Failed(time.perf_counter(), INCOMPLETE, FailureKind.DROPPED)
+            yield _ended_by(watch, request) or Failed(
+                time.perf_counter(), INCOMPLETE, FailureKind.DROPPED
+            )
 
     async def stream_async(self, request: Request) -> AsyncIterator[Event]:
         """Events from the async SDK client; cancelling the consumer cancels the request."""
@@ -273,6 +278,15 @@ def _timed_out(request: Request) -> str:
 
 def _timeout_message(timeout: float | None) -> str:
     return f"timed out after {timeout:g} s"
+
+
+def _ended_by(watch: Watch, request: Request) -> Failed | None:
+    """The failure a stream cut short by its watch ends with, stamped when it was cut."""
+    if watch.fired is FailureKind.TIMEOUT:
+        return Failed(watch.fired_at or time.perf_counter(), _timed_out(request), watch.fired)
+    if watch.fired is FailureKind.CANCELLED:
+        return Failed(watch.fired_at or time.perf_counter(), "cancelled", watch.fired)
+    return None
 
 
 def failure(

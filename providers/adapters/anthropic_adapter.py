@@ -33,12 +33,19 @@ class AnthropicAdapter(Adapter):
     def make_sync_client(self, timeout: float | None) -> Any:
         import anthropic
 
-        return _warm(anthropic.Anthropic(**self._client_args(timeout)))
+        from providers.tls import httpx2_context
+        from providers.watchdog import http_hooks
+
+        http = anthropic.DefaultHttpxClient(event_hooks=http_hooks(), verify=httpx2_context())
+        return _warm(anthropic.Anthropic(**self._client_args(timeout), http_client=http))
 
     def make_async_client(self, timeout: float | None) -> Any:
         import anthropic
 
-        return _warm(anthropic.AsyncAnthropic(**self._client_args(timeout)))
+        from providers.tls import httpx2_context
+
+        http = anthropic.DefaultAsyncHttpxClient(verify=httpx2_context())
+        return _warm(anthropic.AsyncAnthropic(**self._client_args(timeout), http_client=http))
 
     def classify(self, exc: BaseException) -> Classified | None:
         anthropic = sys.modules.get("anthropic")

@@ -14,18 +14,26 @@ from providers.request import Request
 
 class GeminiAdapter(Adapter):
     def make_sync_client(self, timeout: float | None) -> Any:
-        return self._client(timeout)
+        from providers.watchdog import http_hooks
+
+        return self._client(timeout, {"event_hooks": http_hooks()})
 
     def make_async_client(self, timeout: float | None) -> Any:
         # A client of its own per event loop; kept referenced, since google-genai closes
         # clients that nothing holds.
         return self._client(timeout)
 
-    def _client(self, timeout: float | None) -> Any:
+    def _client(self, timeout: float | None, sync_args: dict[str, Any] | None = None) -> Any:
         from google import genai
         from google.genai import types
 
-        options = types.HttpOptions(timeout=int(timeout * 1000) if timeout else None)
+        from providers.tls import httpx2_context
+
+        # google-genai gives the async client the sync client's TLS context too.
+        options = types.HttpOptions(
+            timeout=int(timeout * 1000) if timeout else None,
+            client_args={**(sync_args or {}), "verify": httpx2_context()},
+        )
         client = genai.Client(api_key=self.api_key(), http_options=options)
         # Build the lazily created model resources now, off the loop, before the clock.
         _ = client.models, client.aio.models

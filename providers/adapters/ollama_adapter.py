@@ -45,12 +45,19 @@ class OllamaAdapter(Adapter):
     def make_sync_client(self, timeout: float | None) -> Any:
         import ollama
 
-        return ollama.Client(host=self.host(), timeout=timeout)
+        from providers.tls import httpx_context
+        from providers.watchdog import http_hooks
+
+        return ollama.Client(
+            host=self.host(), timeout=timeout, event_hooks=http_hooks(), verify=httpx_context()
+        )
 
     def make_async_client(self, timeout: float | None) -> Any:
         import ollama
 
-        return ollama.AsyncClient(host=self.host(), timeout=timeout)
+        from providers.tls import httpx_context
+
+        return ollama.AsyncClient(host=self.host(), timeout=timeout, verify=httpx_context())
 
     def _params(self, request: Request) -> dict[str, Any]:
         options: dict[str, Any] = {}

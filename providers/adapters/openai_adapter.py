@@ -41,12 +41,19 @@ class OpenAIAdapter(Adapter):
     def make_sync_client(self, timeout: float | None) -> Any:
         import openai
 
-        return _warm(openai.OpenAI(**self._client_args(timeout)))
+        from providers.tls import httpx2_context
+        from providers.watchdog import http_hooks
+
+        http = openai.DefaultHttpxClient(event_hooks=http_hooks(), verify=httpx2_context())
+        return _warm(openai.OpenAI(**self._client_args(timeout), http_client=http))
 
     def make_async_client(self, timeout: float | None) -> Any:
         import openai
 
-        return _warm(openai.AsyncOpenAI(**self._client_args(timeout)))
+        from providers.tls import httpx2_context
+
+        http = openai.DefaultAsyncHttpxClient(verify=httpx2_context())
+        return _warm(openai.AsyncOpenAI(**self._client_args(timeout), http_client=http))
 
     def _client_args(self, timeout: float | None) -> dict[str, Any]:
         # No retries: a race shows failures as they happen instead of hiding them in retries.
