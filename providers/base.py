@@ -23,6 +23,7 @@ from providers.events import Event, Failed, Finished, Started, TextDelta, Usage
 from providers.failures import FailureKind
 from providers.request import Request
 from providers.spec import Spec
+from providers.warmup import warm_async, warm_sync
 
 INCOMPLETE = "stream ended before the provider said it was finished (connection dropped?)"
 
@@ -58,6 +59,8 @@ class Adapter:
     key_variables: ClassVar[tuple[str, ...]] = ()
     # Shown while clients are built, for providers where that takes noticeable time.
     preparing_note: ClassVar[str | None] = None
+    # The recipe in providers/warmup.py that pays the SDK's first-call costs before the clock.
+    warmup: ClassVar[str | None] = None
 
     def __init__(self, spec: Spec) -> None:
         self.spec = spec
@@ -116,6 +119,8 @@ class Adapter:
         with self._lock:
             if self._sync_client is None and self._prepare_error is None:
                 self._sync_client = self._build(self.make_sync_client, timeout)
+                if self._sync_client is not None:
+                    warm_sync(self, self._sync_client)
 
     def prepare_async(self, loop: asyncio.AbstractEventLoop, timeout: float | None = None) -> None:
         """Build the async client for `loop` (async clients must not cross event loops)."""
@@ -123,6 +128,7 @@ class Adapter:
             if id(loop) not in self._async_clients and self._prepare_error is None:
                 client = self._build(self.make_async_client, timeout)
                 if client is not None:
+                    warm_async(self, client, loop)
                     self._async_clients[id(loop)] = client
 
     def _build(self, factory: Any, timeout: float | None) -> Any:

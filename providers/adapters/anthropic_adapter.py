@@ -14,6 +14,7 @@ DEFAULT_MAX_TOKENS = 4096
 
 class AnthropicAdapter(Adapter):
     provider = "anthropic"
+    warmup = "anthropic"
     key_variables = ("ANTHROPIC_API_KEY",)
 
     def make_sync_client(self, timeout: float | None) -> Any:

@@ -12,6 +12,7 @@ from providers.request import Request
 
 class GeminiAdapter(Adapter):
     provider = "gemini"
+    warmup = "gemini"
     key_variables = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 
     def make_sync_client(self, timeout: float | None) -> Any:

@@ -16,6 +16,7 @@ DEFAULT_HOST = "http://127.0.0.1:11434"
 
 class OllamaAdapter(Adapter):
     provider = "ollama"
+    warmup = "ollama"
 
     def host(self) -> str:
         host = os.environ.get("OLLAMA_HOST", "").strip() or DEFAULT_HOST

@@ -12,6 +12,7 @@ from providers.request import Request
 
 class OpenAIAdapter(Adapter):
     provider = "openai"
+    warmup = "openai"
     key_variables = ("OPENAI_API_KEY",)
     # OpenAI's own API refuses max_tokens for reasoning models; compatible servers know it.
     max_tokens_field: ClassVar[str] = "max_completion_tokens"
