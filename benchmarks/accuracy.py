@@ -24,6 +24,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,9 +132,50 @@ def ensure_guidellm(venv: Path) -> Path | None:
     return exe if exe.exists() else None
 
 
-def run_guidellm(exe: Path, url: str, runs: int, api: str) -> list[Sample] | str:
-    """GuideLLM, synchronous profile, `runs` requests; its per-request figures or why not."""
-    raise NotImplementedError
+def run_guidellm(exe: Path, url: str, runs: int, route: str) -> list[Sample] | str:
+    """GuideLLM, one request at a time, `runs` requests to `route`; its per-request figures,
+    or why there are none. A scenario file carries the model name, whose commas and equals
+    signs its command-line key=value syntax cannot."""
+    with tempfile.TemporaryDirectory() as tmp:
+        prompts = Path(tmp) / "prompts.txt"
+        prompts.write_text((PROMPT + "\n") * max(runs, 1))
+        output = Path(tmp) / "guidellm.json"
+        backend = {"kind": "openai_http", "target": url, "model": PROFILE}
+        backend.update(request_format=route, http2=False)
+        scenario = {
+            "metadata": {"name": "modelrace-accuracy", "description": PROFILE},
+            "spec": {
+                "backend": backend,
+                "profile": {"kind": "synchronous"},
+                "data": [{"kind": "text_file", "path": str(prompts)}],
+                "constraints": [{"kind": "max_requests", "count": runs}],
+                "outputs": [{"kind": "json", "path": str(output)}],
+            },
+        }
+        config = Path(tmp) / "scenario.json"
+        config.write_text(json.dumps(scenario))
+        env = dict(os.environ, HF_HUB_OFFLINE="1", NO_PROXY="127.0.0.1,localhost")
+        cmd = [str(exe), "run", "--config", str(config), "--disable-console"]
+        try:
+            done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+        except subprocess.TimeoutExpired:
+            return "did not finish within 10 minutes"
+        if done.returncode != 0 or not output.exists():
+            why = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            return f"failed (exit {done.returncode}): {why}"
+        [benchmark] = json.loads(output.read_text())["benchmarks"]
+    requests = benchmark["requests"]["successful"]
+    if not requests:
+        return "no request succeeded"
+    return [
+        Sample(
+            ttft=r["time_to_first_token_ms"] / 1000,
+            itl=r["inter_token_latency_ms"] / 1000,
+            e2e=r["request_latency"],
+            tps=1000 / r["inter_token_latency_ms"],  # ours: (tokens - 1) / (end - first token)
+        )
+        for r in requests
+    ]
 
 
 # --- main ---------------------------------------------------------------------------------
@@ -173,12 +215,13 @@ def main() -> None:
         if args.guidellm:
             exe = ensure_guidellm(args.guidellm_venv)
             if exe is not None:
-                for api in ("text_completions", "chat_completions"):
-                    got = run_guidellm(exe, sim.url, args.runs, api)
+                for route in ("/v1/completions", "/v1/chat/completions"):
+                    got = run_guidellm(exe, sim.url, args.runs, route)
+                    label = f"GuideLLM {route.removeprefix('/v1/')}"
                     if isinstance(got, str):
-                        print(f"GuideLLM {api}: {got}")
+                        print(f"{label}: {got}")
                     else:
-                        print(error_row(f"GuideLLM {api}", got), flush=True)
+                        print(error_row(label, got), flush=True)
         else:
             print("GuideLLM: not run (pass --guidellm to compare with it)")
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
