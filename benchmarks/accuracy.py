@@ -102,12 +102,12 @@ def error_row(label: str, samples: list[Sample]) -> str:
     for name, scale in (("ttft", 1000), ("itl", 1000), ("e2e", 1000), ("tps", 1)):
         errors = [getattr(s, name) - TRUTH[name] for s in samples]
         cells.append(f"{spread(errors, scale):>26}")
-    return f"{label:<22}" + "".join(cells)
+    return f"{label:<26}" + "".join(cells)
 
 
 def header() -> str:
     names = ("TTFT ms", "ITL ms", "end-to-end ms", "tokens/s")
-    return f"{'measured - configured':<22}" + "".join(f"{n:>26}" for n in names)
+    return f"{'measured - configured':<26}" + "".join(f"{n:>26}" for n in names)
 
 
 # --- GuideLLM -----------------------------------------------------------------------------
