@@ -153,7 +153,7 @@ def warm_sync(adapter: Adapter, client: Any) -> None:
     recipe = RECIPES.get(adapter.warmup or "")
     if recipe is None:
         return
-    _once(adapter, recipe, False, lambda: _local_call_sync(adapter, recipe))
+    _once((adapter.warmup or "", False), lambda: _local_call_sync(adapter, recipe))
     with contextlib.suppress(Exception):
         recipe.free_call_sync(client)
 
@@ -167,7 +167,9 @@ def warm_async(adapter: Adapter, client: Any, loop: asyncio.AbstractEventLoop) -
     recipe = RECIPES.get(adapter.warmup or "")
     if recipe is None or _in_loop_thread():
         return
-    _once(adapter, recipe, True, lambda: asyncio.run(_local_call_async(adapter, recipe)))
+    _once((adapter.warmup or "", True), lambda: asyncio.run(_local_call_async(adapter, recipe)))
+    if not loop.is_running():
+        return  # nothing would run the free call; the first request opens the connection
     with contextlib.suppress(Exception):
         future = asyncio.run_coroutine_threadsafe(recipe.free_call_async(client), loop)
         try:
@@ -176,8 +178,8 @@ def warm_async(adapter: Adapter, client: Any, loop: asyncio.AbstractEventLoop) -
             future.cancel()
 
 
-def _once(adapter: Adapter, recipe: Recipe, is_async: bool, work: Callable[[], None]) -> None:
-    key = (adapter.warmup or "", is_async)
+def _once(key: tuple[str, bool], work: Callable[[], None]) -> None:
+    """Run `work` once per process for `key`; a second caller waits for the first."""
     with _locks_guard:
         lock = _locks.setdefault(key, threading.Lock())
     with lock:
