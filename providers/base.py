@@ -30,6 +30,7 @@ from providers.events import Event, Failed, Finished, Started, TextDelta, Usage
 from providers.failures import Classified, FailureKind, StreamError
 from providers.request import Request
 from providers.spec import Spec
+from providers.warmup import warm_async, warm_sync
 from providers.watchdog import Watch
 
 INCOMPLETE = "stream ended before the provider said it was finished (connection dropped?)"
@@ -66,6 +67,8 @@ class Adapter:
 
     # Shown while clients are built, for providers where that takes noticeable time.
     preparing_note: ClassVar[str | None] = None
+    # The recipe in providers/warmup.py that pays the SDK's first-call costs before the clock.
+    warmup: ClassVar[str | None] = None
 
     def __init__(self, spec: Spec) -> None:
         self.spec = spec
@@ -146,6 +149,8 @@ class Adapter:
         with self._lock:
             if self._sync_client is None and self._prepare_error is None:
                 self._sync_client = self._build(self.make_sync_client, timeout)
+                if self._sync_client is not None:
+                    warm_sync(self, self._sync_client)
 
     def prepare_async(self, loop: asyncio.AbstractEventLoop, timeout: float | None = None) -> None:
         """Build the async client for `loop` (async clients must not cross event loops)."""
@@ -153,6 +158,7 @@ class Adapter:
             if id(loop) not in self._async_clients and self._prepare_error is None:
                 client = self._build(self.make_async_client, timeout)
                 if client is not None:
+                    warm_async(self, client, loop)
                     self._async_clients[id(loop)] = client
 
     def _build(self, factory: Any, timeout: float | None) -> Any:

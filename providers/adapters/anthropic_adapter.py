@@ -30,6 +30,8 @@ _ERROR_KINDS = {
 
 
 class AnthropicAdapter(Adapter):
+    warmup = "anthropic"
+
     def make_sync_client(self, timeout: float | None) -> Any:
         import anthropic
 

@@ -13,6 +13,8 @@ from providers.request import Request
 
 
 class GeminiAdapter(Adapter):
+    warmup = "gemini"
+
     def make_sync_client(self, timeout: float | None) -> Any:
         from providers.watchdog import http_hooks
 

@@ -18,6 +18,8 @@ DEFAULT_HOST = "http://127.0.0.1:11434"
 
 
 class OllamaAdapter(Adapter):
+    warmup = "ollama"
+
     def host(self) -> str:
         host = os.environ.get("OLLAMA_HOST", "").strip() or DEFAULT_HOST
         return host if "://" in host else f"http://{host}"

@@ -14,6 +14,7 @@ from providers.request import Request
 
 
 class OpenAIAdapter(Adapter):
+    warmup = "openai"
     # OpenAI's own API refuses max_tokens for reasoning models; compatible servers know it.
     max_tokens_field: ClassVar[str] = "max_completion_tokens"
 

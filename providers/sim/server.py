@@ -8,6 +8,7 @@ server's pacing.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import errno
 import json
@@ -41,7 +42,10 @@ _REASONS = {
 _GEMINI_PATH = re.compile(
     r"^/(v1|v1beta|v1alpha)/models/(.+):(streamGenerateContent|generateContent)$"
 )
+# POST routes that generate an answer (Gemini's are matched by _GEMINI_PATH).
+MODEL_ROUTES = ("/v1/chat/completions", "/v1/completions", "/v1/messages", "/api/chat")
 _MAX_BODY = 16 * 1024 * 1024
+_LOG_SIZE = 10_000
 _POLL_S = 0.1
 
 
@@ -286,7 +290,9 @@ async def _route(
     if path.endswith("/") and len(path) > 1:
         path = path[:-1]
     api = "openai"
-    if path == "/v1/messages":
+    if path == "/v1/completions":
+        api = "completions"
+    elif path == "/v1/messages":
         api = "anthropic"
     elif path.startswith("/api/"):
         api = "ollama"
@@ -303,15 +309,15 @@ async def _route(
         elif path == "/api/version":
             await conn.send(200, b'{"version":"0.12.0"}')
         else:
-            await conn.send(404, wire.error_body(api, 404, f"no route for GET {path}"))
+            await _unknown_route(conn, api, method, path)
         return
     if method != "POST":
         await conn.send(405, wire.error_body(api, 405, f"method {method} not allowed"))
         return
 
     gem = _GEMINI_PATH.match(path)
-    if path not in ("/v1/chat/completions", "/v1/messages", "/api/chat") and not gem:
-        await conn.send(404, wire.error_body(api, 404, f"no route for POST {path}"))
+    if path not in MODEL_ROUTES and not gem:
+        await _unknown_route(conn, api, method, path)
         return
     try:
         data = json.loads(body or b"null")
@@ -324,6 +330,8 @@ async def _route(
             req = wire.parse_anthropic(data)
         elif api == "ollama":
             req = wire.parse_ollama(data)
+        elif api == "completions":
+            req = wire.parse_completions(data)
         else:
             req = wire.parse_openai(data)
     except ValueError as exc:
@@ -333,6 +341,17 @@ async def _route(
         await conn.send(exc.status, wire.error_body(api, exc.status, exc.message))
         return
     await _queued(conn, req, t0, _presented_key(headers))
+
+
+def is_model_route(path: str) -> bool:
+    """Whether a request to `path` asks for an answer (and so would spend tokens for real)."""
+    return path.rstrip("/") in MODEL_ROUTES or bool(_GEMINI_PATH.match(unquote(path)))
+
+
+async def _unknown_route(conn: _Conn, api: str, method: str, path: str) -> None:
+    """404 that names the route, so a wrong base URL is not mistaken for an unknown model."""
+    message = f"unknown route: {method} {path}"
+    await conn.send(404, wire.error_body(api, 404, message, code="unknown_route"))
 
 
 def _presented_key(headers: dict[str, str]) -> str:
@@ -388,6 +407,8 @@ class SimServer:
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task] = set()
         self.busy = 0  # requests being answered right now (idle keep-alive ones excluded)
+        # (method, path) of the latest requests, oldest first: what a client really sent.
+        self.requests: collections.deque[tuple[str, str]] = collections.deque(maxlen=_LOG_SIZE)
         self._stopped: asyncio.Event | None = None
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -402,6 +423,7 @@ class SimServer:
                     break
                 method, target, headers, body = request
                 conn.sent_head = False
+                self.requests.append((method, urlsplit(target).path))
                 self.busy += 1
                 try:
                     await _route(conn, method, target, headers, body)

@@ -1,4 +1,5 @@
-"""Wire formats of the four chat APIs: request parsing, stream events, bodies, errors.
+"""Wire formats of the four chat APIs and OpenAI's legacy completions: request parsing,
+stream events, bodies, errors.
 
 Everything here is pure (dicts and bytes in, bytes out) so the server module only deals with
 sockets and timing.
@@ -29,7 +30,7 @@ class BadRequest(Exception):
 class ChatRequest:
     """What the simulator needs from a chat request, whatever API it came through."""
 
-    api: str  # "openai" | "anthropic" | "gemini" | "ollama"
+    api: str  # "openai" | "completions" | "anthropic" | "gemini" | "ollama"
     model: str
     prompt: str  # text of the last user message
     input_tokens: int
@@ -101,6 +102,40 @@ def parse_openai(body: dict) -> ChatRequest:
         prompt,
         count_tokens("\n".join(texts)),
         _int_or_none(cap, "max_tokens"),
+        bool(body.get("stream")),
+        bool(isinstance(opts, dict) and opts.get("include_usage")),
+    )
+
+
+def parse_completions(body: dict) -> ChatRequest:
+    """The legacy completions API (what benchmark clients such as GuideLLM speak).
+
+    ``prompt`` is a string, a list holding one string, or a list of token ids; the simulator
+    answers one prompt per request. With no ``max_tokens`` the profile's length applies.
+    """
+    model = _model(body.get("model"))
+    prompt = body.get("prompt")
+    if (
+        isinstance(prompt, list)
+        and prompt
+        and all(isinstance(t, int) and not isinstance(t, bool) for t in prompt)
+    ):
+        text, n_input = " ".join(map(str, prompt)), len(prompt)
+    else:
+        if isinstance(prompt, list) and len(prompt) == 1:
+            prompt = prompt[0]
+        if not isinstance(prompt, str):
+            raise BadRequest(
+                400, "'prompt' must be a string, a list of one string, or a list of token ids"
+            )
+        text, n_input = prompt, count_tokens(prompt)
+    opts = body.get("stream_options") or {}
+    return ChatRequest(
+        "completions",
+        model,
+        text,
+        n_input,
+        _int_or_none(body.get("max_tokens"), "max_tokens"),
         bool(body.get("stream")),
         bool(isinstance(opts, dict) and opts.get("include_usage")),
     )
@@ -183,8 +218,8 @@ _GOOGLE_STATUS = {
 }
 
 
-def error_body(api: str, status: int, message: str) -> bytes:
-    """An error body shaped like the given API's own errors."""
+def error_body(api: str, status: int, message: str, code: str | None = None) -> bytes:
+    """An error body shaped like the given API's own errors; `code` overrides OpenAI's."""
     if api == "anthropic":
         kind = _ANTHROPIC_TYPES.get(status, "api_error")
         obj: dict = {"type": "error", "error": {"type": kind, "message": message}}
@@ -200,7 +235,7 @@ def error_body(api: str, status: int, message: str) -> bytes:
         obj = {"error": message}
     else:
         kind = _OPENAI_TYPES.get(status, "server_error")
-        code = "model_not_found" if status == 404 else None
+        code = code or ("model_not_found" if status == 404 else None)
         obj = {"error": {"message": message, "type": kind, "param": None, "code": code}}
     return _dumps(obj).encode()
 
@@ -295,6 +330,8 @@ class Format:
 
 
 class OpenAIFormat(Format):
+    chunk_object = "chat.completion.chunk"
+
     def __init__(self, req: ChatRequest) -> None:
         super().__init__(req)
         self.id = f"chatcmpl-sim{uuid.uuid4().hex[:24]}"
@@ -302,7 +339,7 @@ class OpenAIFormat(Format):
     def _chunk(self, choices: list, usage: dict | None = None, with_usage: bool = False) -> bytes:
         obj: dict = {
             "id": self.id,
-            "object": "chat.completion.chunk",
+            "object": self.chunk_object,
             "created": self.created,
             "model": self.req.model,
             "system_fingerprint": None,
@@ -344,6 +381,36 @@ class OpenAIFormat(Format):
             "choices": [
                 {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}
             ],
+            "usage": self._usage(n),
+        }
+        return _dumps(obj).encode()
+
+
+class CompletionsFormat(OpenAIFormat):
+    """The legacy completions API: the same stream as chat, with ``text`` instead of deltas."""
+
+    chunk_object = "text_completion"
+
+    def __init__(self, req: ChatRequest) -> None:
+        super().__init__(req)
+        self.id = f"cmpl-sim{uuid.uuid4().hex[:24]}"
+
+    @staticmethod
+    def _choice(delta: dict, finish: str | None = None) -> dict:
+        text = delta.get("content", "")
+        return {"text": text, "index": 0, "logprobs": None, "finish_reason": finish}
+
+    def first(self) -> list[bytes]:
+        return []
+
+    def body(self, text: str, n: int, finish: str) -> bytes:
+        obj = {
+            "id": self.id,
+            "object": "text_completion",
+            "created": self.created,
+            "model": self.req.model,
+            "system_fingerprint": None,
+            "choices": [self._choice({"content": text}, finish)],
             "usage": self._usage(n),
         }
         return _dumps(obj).encode()
@@ -507,6 +574,7 @@ class OllamaFormat(Format):
 
 FORMATS: dict[str, type[Format]] = {
     "openai": OpenAIFormat,
+    "completions": CompletionsFormat,
     "anthropic": AnthropicFormat,
     "gemini": GeminiFormat,
     "ollama": OllamaFormat,
