@@ -51,9 +51,8 @@ def child(provider: str, way: str) -> None:
     else:
 
         async def main() -> float:
-            loop = asyncio.get_running_loop()
             t = time.perf_counter()
-            await asyncio.to_thread(adapter.prepare_async, loop)
+            await adapter.ready_async()
             spent = (time.perf_counter() - t) * 1000
             for _ in range(CALLS):
                 note([e async for e in adapter.stream_async(request)])

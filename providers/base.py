@@ -30,7 +30,7 @@ from providers.events import Event, Failed, Finished, Started, TextDelta, Usage
 from providers.failures import Classified, FailureKind, StreamError
 from providers.request import Request
 from providers.spec import Spec
-from providers.warmup import warm_async, warm_sync
+from providers.warmup import open_async, warm_async, warm_sync
 from providers.watchdog import Watch
 
 INCOMPLETE = "stream ended before the provider said it was finished (connection dropped?)"
@@ -158,8 +158,18 @@ class Adapter:
             if id(loop) not in self._async_clients and self._prepare_error is None:
                 client = self._build(self.make_async_client, timeout)
                 if client is not None:
-                    warm_async(self, client, loop)
+                    warm_async(self)
                     self._async_clients[id(loop)] = client
+
+    async def ready_async(self, timeout: float | None = None) -> None:
+        """This loop's client built (on a worker thread) and connected (on the loop)."""
+        loop = asyncio.get_running_loop()
+        if id(loop) in self._async_clients or self._prepare_error is not None:
+            return
+        await asyncio.to_thread(self.prepare_async, loop, timeout)
+        client = self._async_clients.get(id(loop))
+        if client is not None:
+            await open_async(self, client)
 
     def _build(self, factory: Any, timeout: float | None) -> Any:
         try:
@@ -210,8 +220,7 @@ class Adapter:
     async def stream_async(self, request: Request) -> AsyncIterator[Event]:
         """Events from the async SDK client; cancelling the consumer cancels the request."""
         loop = asyncio.get_running_loop()
-        if id(loop) not in self._async_clients and self._prepare_error is None:
-            await asyncio.to_thread(self.prepare_async, loop, request.timeout)
+        await self.ready_async(request.timeout)
         yield Started(time.perf_counter())
         if (failed := self._prepare_failed()) is not None:
             yield failed

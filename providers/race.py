@@ -333,11 +333,10 @@ async def prepare_clients(
     adapters: Iterable[Adapter], sync_clients: bool, timeout: float | None
 ) -> None:
     """Import SDKs and build clients off the event loop, all at once, before a clock starts."""
-    loop = asyncio.get_running_loop()
     if sync_clients:
         jobs = [asyncio.to_thread(a.prepare_sync, timeout) for a in adapters]
     else:
-        jobs = [asyncio.to_thread(a.prepare_async, loop, timeout) for a in adapters]
+        jobs = [a.ready_async(timeout) for a in adapters]
     await asyncio.gather(*jobs)
 
 

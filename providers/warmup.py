@@ -158,24 +158,28 @@ def warm_sync(adapter: Adapter, client: Any) -> None:
         recipe.free_call_sync(client)
 
 
-def warm_async(adapter: Adapter, client: Any, loop: asyncio.AbstractEventLoop) -> None:
-    """Warm the SDK's async path, and open `client`'s connection on `loop`, its loop.
+def warm_async(adapter: Adapter) -> None:
+    """Warm the SDK's async path for this process (on a loop of its own, no network).
 
-    Call it from a thread other than the loop's own (prepare_async runs on a worker thread
-    while the loop waits for it): the free call is handed to the loop and waited for.
+    Call it from a worker thread, never from the loop that will race: it runs its own loop.
     """
     recipe = RECIPES.get(adapter.warmup or "")
     if recipe is None or _in_loop_thread():
         return
     _once((adapter.warmup or "", True), lambda: asyncio.run(_local_call_async(adapter, recipe)))
-    if not loop.is_running():
-        return  # nothing would run the free call; the first request opens the connection
+
+
+async def open_async(adapter: Adapter, client: Any) -> None:
+    """Open `client`'s connection with a free call, on its own loop, before the clock.
+
+    Awaited on the loop itself, never waited for from a worker thread: the SDK may hand work
+    (a name lookup) to the loop's default executor, which blocked workers would starve.
+    """
+    recipe = RECIPES.get(adapter.warmup or "")
+    if recipe is None:
+        return
     with contextlib.suppress(Exception):
-        future = asyncio.run_coroutine_threadsafe(recipe.free_call_async(client), loop)
-        try:
-            future.result(CONNECT_TIMEOUT_S + 1)
-        finally:
-            future.cancel()
+        await asyncio.wait_for(recipe.free_call_async(client), CONNECT_TIMEOUT_S + 1)
 
 
 def _once(key: tuple[str, bool], work: Callable[[], None]) -> None:

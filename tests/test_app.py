@@ -79,7 +79,7 @@ def rendered(panel: AnswerPanel) -> bool:
 
 async def settle(pilot, app: ModelRaceApp) -> None:  # type: ignore[no-untyped-def]
     """Wait for the race to end and every panel to show its final (Markdown) rendering."""
-    await until(pilot, lambda: not app.racing)
+    await until(pilot, lambda: not app.racing, timeout=30)
     await until(pilot, lambda: all(rendered(p) for p in app.panels))
     await pilot.pause(0.2)
 
