@@ -102,7 +102,9 @@ def test_timeout_ends_a_keepalive_only_stream_in_every_mode(mode: str, keepalive
         # The whole process, start-up included, ends too: two requests in a row in sync,
         # side by side otherwise; start-up takes 0.5-3 s with four processes starting at once.
         requests_in_a_row = 2 if mode == "sync" else 1
-        assert elapsed < requests_in_a_row * TIMEOUT + 6, (provider, elapsed)
+        # A hang guard, not a timing claim (end_s above is the deadline): the old code never
+        # exited; a loaded machine can take many seconds just to start the process.
+        assert elapsed < requests_in_a_row * TIMEOUT + 20, (provider, elapsed)
 
 
 def os_threads() -> int:

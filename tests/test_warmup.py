@@ -27,6 +27,9 @@ CALLS = 5
 # Without the warm-up the first call is 7–40 ms slower for every SDK but Ollama's sync client
 # (about 2 ms); with it they agree to about 1 ms.
 TOLERANCE_MS = 5.0
+# Async first calls were 13–33 ms slower without the warm-up; on a loaded machine (other
+# processes on both cores) a warmed async first call still reads up to ~6 ms off.
+ASYNC_TOLERANCE_MS = 8.0
 
 CHILD = """
 import asyncio, json, sys
@@ -138,11 +141,12 @@ def gap(ttfts: list[float]) -> float:
 def test_first_request_of_a_process_costs_what_the_fifth_does(
     sim: SimServer, runs: dict[tuple[str, str], list[Run]], provider: str, way: str
 ):
+    tolerance = ASYNC_TOLERANCE_MS if way == "async" else TOLERANCE_MS
     # The median of three processes, stopping as soon as two agree either way.
     gaps = [gap(ttfts) for _, ttfts in runs_of(sim, runs, provider, way, 2)]
-    if (abs(gaps[0]) <= TOLERANCE_MS) != (abs(gaps[1]) <= TOLERANCE_MS):
+    if (abs(gaps[0]) <= tolerance) != (abs(gaps[1]) <= tolerance):
         gaps = [gap(ttfts) for _, ttfts in runs_of(sim, runs, provider, way, 3)]
-    assert abs(statistics.median(gaps)) <= TOLERANCE_MS, f"first minus later TTFT, ms: {gaps}"
+    assert abs(statistics.median(gaps)) <= tolerance, f"first minus later TTFT, ms: {gaps}"
 
 
 @pytest.mark.parametrize("way", ["sync", "async"])
