@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 LIMIT = 500
 # Column widths that keep the whole row in view at 120 columns.
-MODELS_WIDTH, PROMPT_WIDTH = 22, 24
+MODELS_WIDTH, PROMPT_WIDTH = 26, 26
 COLUMNS = ("id", "when", "mode", "models", "prompt", "wall", "speedup")
 KEYS = (
     "Enter reopens · ctrl+e exports Markdown · ctrl+w exports HTML · "
@@ -290,5 +290,7 @@ async def show_stored(app: ModelRaceApp, race: StoredRace) -> None:
     app.timeline.clear()
     app.runs.clear()
     app.attach_runs(race.runs)
-    how = "ctrl+o runs the pipeline again" if race.kind == "pipeline" else "ctrl+r reruns it"
-    app._show_run_label(f"stored race {race.id}, read-only: {how}")
+    # Short: the status bar drops it first when the speedup and walls need the room.
+    app._show_run_label(
+        f"stored {'pipeline' if race.kind == 'pipeline' else 'race'} {race.id}, read-only"
+    )
