@@ -161,7 +161,7 @@ async def test_enter_reopens_a_stored_race_as_it_looked_and_ctrl_r_reruns_it() -
         await until(pilot, lambda: on_screen(app, "#4 async wall"), timeout=20)
         assert not on_screen(app, "read-only")
         assert "╭─ sim:fast,tokens=30" in "\n".join(screen_lines(app))
-        assert on_screen(app, "#4 async · f3 sync")
+        assert on_screen(app, "─ #4 async ─")
         # The rerun sent the stored prompt: it is the newest in the prompt history.
         await pilot.press("up")
         await until(pilot, lambda: app.prompt_box.text == prompt)
@@ -175,11 +175,11 @@ async def test_the_panels_switch_between_the_sync_and_the_async_answers() -> Non
         await until(pilot, lambda: len(table_rows(app)) == 1)
         await pilot.press("enter")
         await until(pilot, lambda: on_screen(app, "Async side words beta", "Async slow words"))
-        assert on_screen(app, "#2 async · f3 sync")
+        assert on_screen(app, "─ #2 async ─")
         assert not on_screen(app, "Sync side words")
         await pilot.press("f3")
         await until(pilot, lambda: on_screen(app, "Sync side words alpha", "Sync slow words"))
-        assert on_screen(app, "#1 sync · f3 async")
+        assert on_screen(app, "─ #1 sync ─")
         assert not on_screen(app, "Async side words")
         await pilot.press("f3")
         await until(pilot, lambda: on_screen(app, "Async side words beta"))
@@ -201,11 +201,11 @@ async def test_a_live_both_race_can_show_its_sync_side() -> None:
         app.prompt_box.load_text("two sides")
         await pilot.press("enter")
         await until(pilot, lambda: on_screen(app, "#2 async wall"), timeout=20)
-        await until(pilot, lambda: on_screen(app, "#2 async · f3 sync"))
+        await until(pilot, lambda: on_screen(app, "─ #2 async ─"))
         await pilot.press("f3")
-        await until(pilot, lambda: on_screen(app, "#1 sync · f3 async"))
+        await until(pilot, lambda: on_screen(app, "─ #1 sync ─"))
         await pilot.pause(0.5)  # the poll does not take the panels back to the newest side
-        assert on_screen(app, "#1 sync · f3 async")
+        assert on_screen(app, "─ #1 sync ─")
 
 
 async def test_delete_asks_once_more_then_removes_the_race_from_the_list() -> None:

@@ -42,7 +42,7 @@ from tui.pipelines import PipelineOpenScreen, find_pipeline_files
 from tui.prefs import Memory, snapshot
 from tui.prompt import PromptBox
 from tui.screens import HelpScreen, ModelChoice, ModelPickerScreen, Settings, SettingsScreen
-from tui.sides import next_side, side_label
+from tui.sides import next_side
 from tui.text import visible
 from tui.timeline import Timeline
 
@@ -104,7 +104,7 @@ class ModelRaceApp(App[int]):
         Binding("ctrl+g", "copy_answer", "Copy"),
         Binding("ctrl+o", "open_pipeline", "Pipeline"),
         Binding("f2", "history", "History"),
-        Binding("f3", "switch_side", "Sync/async side", show=False),
+        Binding("f3", "switch_side", "Sides"),
         Binding("f1", "help", "Help"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
@@ -282,7 +282,7 @@ class ModelRaceApp(App[int]):
 
     def _show_side(self, run: Run) -> None:
         self.shown_run = run
-        label = side_label(self.timeline.number_of(run), run, self.race_runs, "f3")
+        label = f"#{self.timeline.number_of(run)} {run.mode}"
         for panel, result in zip(self.panels, run.results, strict=False):
             panel.bind(result, label)
 

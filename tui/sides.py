@@ -20,10 +20,3 @@ def next_side(runs: Sequence[Run], shown: Run | None) -> Run | None:
     if index is None or len(sides) < 2:
         return None
     return sides[(index + 1) % len(sides)]
-
-
-def side_label(number: int, run: Run, runs: Sequence[Run], key: str) -> str:
-    """`#2 async · f3 sync`: which side the panels show, and how to see the other."""
-    label = f"#{number} {run.mode}"
-    other = next_side(runs, run)
-    return label if other is None else f"{label} · {key} {other.mode}"
