@@ -633,6 +633,8 @@ class ModelRaceApp(App[int]):
         fields: list[Field] = list(self.timeline.comparison())
         if self.run_state:
             rank = 2 if self.racing or self.run_state == "cancelled" else 6
+            if self.race is None and self.run_state.startswith("stored "):
+                rank = 3  # a reopened race says it is one before settings do
             fields.append(field(visible(self.run_state), rank, "dim"))
         first, last, count = self.grid.page
         if count and (first, last) != (1, count):

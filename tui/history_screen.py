@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 LIMIT = 500
 # Column widths that keep the whole row in view at 120 columns.
-MODELS_WIDTH, PROMPT_WIDTH = 26, 26
+MODELS_WIDTH, PROMPT_WIDTH = 22, 24
 COLUMNS = ("id", "when", "mode", "models", "prompt", "wall", "speedup")
 KEYS = (
     "Enter reopens · ctrl+e exports Markdown · ctrl+w exports HTML · "
