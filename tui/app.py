@@ -31,6 +31,7 @@ from providers.environment import redact
 from providers.pipeline import PipelineError, PipelineRunner, load_pipeline
 from providers.race import MODE_NAMES, Mode, ModeError, Race, parse_mode
 from providers.record import Run
+from providers.store import StoredRace
 from tui.commands import DashboardCommands
 from tui.fields import Field, FieldLine, field
 from tui.headless import EXIT_TERMINATED
@@ -493,9 +494,9 @@ class ModelRaceApp(App[int]):
         self._launch(run, titles)
 
     def action_history(self) -> None:
-        async def reopen(race: object) -> None:
+        async def reopen(race: StoredRace | None) -> None:
             if race is not None:
-                await show_stored(self, race)  # type: ignore[arg-type]
+                await show_stored(self, race)
 
         self.push_screen(HistoryScreen(), reopen)
 
