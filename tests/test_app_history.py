@@ -299,3 +299,16 @@ def app_config():  # type: ignore[no-untyped-def]
     from providers.config import Config
 
     return Config()
+
+
+async def test_the_palette_opens_the_history_and_esc_closes_it() -> None:
+    app = make_app([FAST])
+    async with app.run_test(notifications=True, size=SIZE) as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.2)
+        await pilot.press(*"History")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await until(pilot, lambda: on_screen(app, "Stored races", "no races stored yet in"))
+        await pilot.press("escape")
+        await until(pilot, lambda: not on_screen(app, "Stored races"))
