@@ -503,7 +503,10 @@ class ModelRaceApp(App[int]):
     def action_switch_side(self) -> None:
         other = next_side(self.race_runs, self.shown_run)
         if other is None or self._bound_run is None:
-            self.notify("Only a both race has two sides (sync and async) to switch between.")
+            if len(self.race_runs) > 1 and self._bound_run is not None:
+                self.notify("The other side of this race has not started yet.")
+            else:
+                self.notify("Only a both race has two sides (sync and async) to switch between.")
             return
         self._show_side(other)
 
