@@ -31,15 +31,19 @@ from providers.environment import redact
 from providers.pipeline import PipelineError, PipelineRunner, load_pipeline
 from providers.race import MODE_NAMES, Mode, ModeError, Race, parse_mode
 from providers.record import Run
+from providers.store import StoredRace
 from tui.commands import DashboardCommands
 from tui.fields import Field, FieldLine, field
 from tui.headless import EXIT_TERMINATED
 from tui.history import PromptHistory, default_path, legacy_path
+from tui.history_screen import HistoryScreen, show_stored
 from tui.lagmeter import LagMeter
 from tui.panel import AnswerPanel, PanelGrid, StreamView
 from tui.pipelines import PipelineOpenScreen, find_pipeline_files
+from tui.prefs import Memory, snapshot
 from tui.prompt import PromptBox
 from tui.screens import HelpScreen, ModelChoice, ModelPickerScreen, Settings, SettingsScreen
+from tui.sides import next_side
 from tui.text import visible
 from tui.timeline import Timeline
 
@@ -57,6 +61,8 @@ ACTION_HELP = {
     "copy_answer": "Copy the selected panel's answer (and save it to a file)",
     "help": "Every key and what the screen shows",
     "open_pipeline": "Run a pipeline file, the prompt box as its input",
+    "history": "Stored races: search, reopen, export or delete one",
+    "switch_side": "Show the other side of a both race: its sync or its async answers",
     "quit": "Leave modelrace",
 }
 # Actions that act on the dashboard; they are off while a modal screen is open.
@@ -71,6 +77,8 @@ DASHBOARD_ACTIONS = {
     "copy_answer",
     "help",
     "open_pipeline",
+    "history",
+    "switch_side",
 }
 
 
@@ -96,6 +104,8 @@ class ModelRaceApp(App[int]):
         Binding("ctrl+n", "next_panel", "Next panel"),
         Binding("ctrl+g", "copy_answer", "Copy"),
         Binding("ctrl+o", "open_pipeline", "Pipeline"),
+        Binding("f2", "history", "History"),
+        Binding("f3", "switch_side", "Sides"),
         Binding("f1", "help", "Help"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
@@ -126,6 +136,11 @@ class ModelRaceApp(App[int]):
         self.last_prompt: str | None = None
         self._race_worker: Worker[None] | None = None
         self._bound_run: Run | None = None
+        # The runs of the race on show, and the one whose answers the panels hold.
+        self.race_runs: list[Run] = []
+        self.shown_run: Run | None = None
+        # Set by `dashboard_app`: where the model set, mode and settings are remembered.
+        self.memory: Memory | None = None
         self._ticks = 0
         self._frozen_modules = 0
         self.timeline = Timeline(id="timeline")
@@ -253,6 +268,7 @@ class ModelRaceApp(App[int]):
         """Show runs on the timeline, the panels bound to the newest that started (the first
         when none has); every race comes through here, and so may finished runs."""
         self.runs.extend(runs)
+        self.race_runs = list(runs)
         del self.runs[:-8]
         self.timeline.add_runs(runs)
         if self.run_state == IDLE_HINT:
@@ -263,9 +279,13 @@ class ModelRaceApp(App[int]):
 
     def _bind_panels(self, run: Run) -> None:
         self._bound_run = run
-        number = self.timeline.number_of(run)
+        self._show_side(run)
+
+    def _show_side(self, run: Run) -> None:
+        self.shown_run = run
+        label = f"#{self.timeline.number_of(run)} {run.mode}"
         for panel, result in zip(self.panels, run.results, strict=False):
-            panel.bind(result, f"#{number} {run.mode}")
+            panel.bind(result, label)
 
     # --- running ------------------------------------------------------------------------------
 
@@ -378,6 +398,7 @@ class ModelRaceApp(App[int]):
             self.notify(str(exc), severity="error", markup=False)
             return
         self._show_bar()
+        self._remember()
 
     def action_cycle_mode(self) -> None:
         names = self.mode_names()
@@ -409,6 +430,7 @@ class ModelRaceApp(App[int]):
             if self.mode.startswith("limit"):
                 self.mode = f"limit={settings.limit}"
             self._show_bar()
+            self._remember()
             self.notify("Settings saved.")
 
         self.push_screen(SettingsScreen(self.settings), apply)
@@ -423,6 +445,7 @@ class ModelRaceApp(App[int]):
         if choices is None or choices == self.choices:
             return
         self.choices = choices
+        self._remember()
         self.race = None
         await self._rebuild_panels(self.enabled_specs)
         if not self.panels:
@@ -469,6 +492,33 @@ class ModelRaceApp(App[int]):
         titles = [f"{step.name} · {step.label}" for step in pipeline.steps]
         self._show_run_label(f"running pipeline {pipeline.name} ({mode})")
         self._launch(run, titles)
+
+    def action_history(self) -> None:
+        async def reopen(race: StoredRace | None) -> None:
+            if race is not None:
+                await show_stored(self, race)
+
+        self.push_screen(HistoryScreen(), reopen)
+
+    def action_switch_side(self) -> None:
+        other = next_side(self.race_runs, self.shown_run)
+        if other is None or self._bound_run is None:
+            if len(self.race_runs) > 1 and self._bound_run is not None:
+                self.notify("The other side of this race has not started yet.")
+            else:
+                self.notify("Only a both race has two sides (sync and async) to switch between.")
+            return
+        self._show_side(other)
+
+    def _remember(self) -> None:
+        """Keep the model set, mode and settings for the next launch (written in a thread)."""
+        if self.memory is None:
+            return
+        write = self.memory.writer(
+            snapshot(self.choices, self.mode, self.settings),
+            lambda message: self.call_from_thread(self.notify, message, markup=False),
+        )
+        self.run_worker(write, thread=True, group="remember")
 
     def pipeline_files(self) -> list[Path]:
         return find_pipeline_files(Path.cwd())
@@ -587,6 +637,8 @@ class ModelRaceApp(App[int]):
         fields: list[Field] = list(self.timeline.comparison())
         if self.run_state:
             rank = 2 if self.racing or self.run_state == "cancelled" else 6
+            if self.race is None and self.run_state.startswith("stored "):
+                rank = 3  # a reopened race says it is one before settings do
             fields.append(field(visible(self.run_state), rank, "dim"))
         first, last, count = self.grid.page
         if count and (first, last) != (1, count):
@@ -620,13 +672,16 @@ def screenshot_folder() -> Path:
     return downloads if downloads.is_dir() else Path(user_data_dir("modelrace")) / "screenshots"
 
 
-def run_dashboard(specs: list[str], config: Config) -> int:
-    """Open the dashboard with `specs`, else the configured models, else the offline set."""
+def run_dashboard(specs: list[str], config: Config, *, given: bool = True) -> int:
+    """Open the dashboard with `specs` (`given` with -m), else the models of the last
+    session, else the configured models, else the offline set."""
     if not specs:
         from providers.defaults import default_specs
 
         specs = default_specs(config)
-    app = ModelRaceApp(specs, config)
+    from tui.prefs import dashboard_app
+
+    app = dashboard_app(specs, config, given=given)
     app.run()
     return app.return_code or 0
 

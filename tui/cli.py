@@ -330,7 +330,7 @@ def _run(argv: Sequence[str] | None) -> int:
             return list_models(specs, config, source)
         from tui.app import run_dashboard
 
-        return run_dashboard(specs, config)
+        return run_dashboard(specs, config, given=bool(args.models))
     except (UsageError, SpecError, ModeError, ConfigError, EnvFileError) as exc:
         print(f"modelrace: {error_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE

@@ -103,6 +103,12 @@ class Timeline(LineView):
         del self.entries[:-KEEP_RUNS]
         self._dirty = True
 
+    def clear(self) -> None:
+        """Forget every run (a stored race is shown alone, numbered from #1 as it was)."""
+        self.entries.clear()
+        self._count = 0
+        self._dirty = True
+
     def number_of(self, run: Run) -> int:
         return next((e.number for e in self.entries if e.run is run), 0)
 
