@@ -57,13 +57,6 @@ PROVIDERS: tuple[Provider, ...] = (
         "claude-haiku-4-5",
         wire="anthropic",
     ),
-    Provider(
-        "mistral",
-        "providers.adapters.mistral_adapter:MistralAdapter",
-        ("MISTRAL_API_KEY",),
-        "MISTRAL_BASE_URL",
-        "mistral-small-latest",
-    ),
     Provider("sim", "providers.adapters.sim_adapter:SimAdapter"),
     Provider("local", "providers.adapters.local_adapter:LocalAdapter"),
 )
