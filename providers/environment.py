@@ -34,6 +34,11 @@ class EnvFileError(ValueError):
     """A `.env` file that cannot be read; the message names the file and the reason."""
 
 
+def dotenv_disabled() -> bool:
+    """`MODELRACE_NO_DOTENV=1`: read no `.env` at all (CI, tests, a directory you distrust)."""
+    return os.environ.get("MODELRACE_NO_DOTENV", "") not in ("", "0")
+
+
 def load_env() -> None:
     """Load `./.env` once without overriding variables that are already set.
 
@@ -42,7 +47,7 @@ def load_env() -> None:
     """
     global _loaded
     with _lock:
-        if _loaded:
+        if _loaded or dotenv_disabled():
             return
         _loaded = True
         from dotenv import dotenv_values, find_dotenv

@@ -108,8 +108,8 @@ class Runner(Generic[RunT]):
     async def _in_thread(self, work: Callable[[RunT], None], run: RunT) -> None:
         """Run a sequential side on a daemon thread; `cancel()` stops the wait at once.
 
-        The thread itself may sit in a blocking read until its next byte; its results are
-        already marked cancelled and nothing waits for it any more.
+        Its results are marked cancelled there and then; the thread's blocking read is ended
+        by the watchdog (providers/watchdog.py) within 50 ms, and the thread ends with it.
         """
         job = asyncio.ensure_future(in_daemon_thread(work, run))
         self._track(job)
@@ -288,8 +288,10 @@ class DaemonPool:
 
     Sized like the default executor behind `asyncio.to_thread` (min(32, cores + 4)) so the
     threads mode shows the same queueing, but not that executor itself: its threads are
-    joined when the loop and the interpreter shut down, so one read stalled after a cancel
-    would hang the exit. A daemon thread stuck in a read simply dies with the process.
+    joined when the loop and the interpreter shut down. The watchdog ends a cancelled read
+    within 50 ms; the one it cannot reach (a reused connection still waiting for headers,
+    which the SDK's own read timeout ends) must not hold up the exit, and on a daemon
+    thread it does not.
     """
 
     def __init__(self, size: int) -> None:

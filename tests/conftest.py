@@ -46,5 +46,6 @@ def _no_user_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempP
     monkeypatch.setenv("MODELRACE_CONFIG", str(empty))
     # Races the tests run are saved here, never in the developer's own run store.
     monkeypatch.setenv("MODELRACE_DB", str(empty.parent / "modelrace.db"))
-    monkeypatch.setattr("providers.environment._loaded", True)
+    # Inherited by the `modelrace` processes tests start, too: none reads a .env by accident.
+    monkeypatch.setenv("MODELRACE_NO_DOTENV", "1")
     os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")

@@ -30,7 +30,7 @@ def one_line_exit_2(out: subprocess.CompletedProcess[str], needle: str = "") -> 
 
 def test_invalid_utf8_in_dotenv(sim_env: str, tmp_path: Path):
     (tmp_path / ".env").write_bytes(b"OPENAI_API_KEY=\xff\xfe\n")
-    out = modelrace("run", PROMPT, "-m", QUICK, sim=sim_env, cwd=tmp_path)
+    out = modelrace("run", PROMPT, "-m", QUICK, sim=sim_env, cwd=tmp_path, MODELRACE_NO_DOTENV="")
     one_line_exit_2(out, ".env: cannot read .env file (not valid UTF-8")
 
 

@@ -38,7 +38,6 @@ def keepalive_url() -> Iterator[str]:
         [sys.executable, str(SERVER)], stdout=subprocess.PIPE, text=True, bufsize=1
     )
     try:
-        assert proc.stdout is not None
         yield proc.stdout.readline().strip()
     finally:
         proc.kill()
@@ -100,10 +99,10 @@ def test_timeout_ends_a_keepalive_only_stream_in_every_mode(mode: str, keepalive
         assert silent["text"] == ""
         assert partial["text"] == PARTIAL, provider  # what arrived before the stall is kept
         # The whole process, start-up included, ends too: two requests in a row in sync,
-        # side by side otherwise; start-up takes 0.5-3 s with four processes starting at once.
+        # side by side otherwise. Start-up takes 0.5-3 s with four processes starting at once
+        # and over 6 s on a busy machine, hence 20; a process a stalled read kept alive would
+        # run on to modelrace()'s 60 s limit (the server sends keep-alives forever).
         requests_in_a_row = 2 if mode == "sync" else 1
-        # A hang guard, not a timing claim (end_s above is the deadline): the old code never
-        # exited; a loaded machine can take many seconds just to start the process.
         assert elapsed < requests_in_a_row * TIMEOUT + 20, (provider, elapsed)
 
 

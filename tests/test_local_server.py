@@ -85,7 +85,6 @@ def server(model_path: Path) -> Iterator[LocalServer]:
 
 
 def test_start_returns_openai_base_url(server: LocalServer) -> None:
-    assert server.base_url is not None
     assert server.base_url.startswith("http://127.0.0.1:")
     assert server.base_url.endswith("/v1")
     assert server.load_seconds is not None and 0 < server.load_seconds < 60
@@ -104,7 +103,6 @@ def test_stream_reports_usage(server: LocalServer) -> None:
     result = stream_chat(server.base_url, "Name a colour.", max_tokens=8)
     assert result["done"]
     assert result["text"].strip()
-    assert result["usage"] is not None
     assert 0 < result["usage"]["completion_tokens"] <= 8
     assert result["usage"]["prompt_tokens"] > 0
 
@@ -164,10 +162,12 @@ def test_stop_ends_the_process(model_path: Path) -> None:
     local = LocalServer(model_path, parallel=1, ctx_per_slot=256)
     local.start(timeout=60)
     pid = local.pid
-    assert pid is not None
+    assert pid
     local.stop()
     local.stop()  # idempotent
     assert not local.running
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
 

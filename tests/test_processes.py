@@ -314,7 +314,6 @@ def test_sim_child_survives_a_ctrl_c_meant_for_its_parent(
         start_new_session=True,
     )
     reap.append(proc)
-    assert proc.stdout is not None and proc.stdin is not None
     url = proc.stdout.readline().strip()
     os.killpg(proc.pid, signal.SIGINT)
     assert proc.stdout.readline() == "parent got SIGINT\n"

@@ -115,6 +115,12 @@ def test_dotenv_fills_missing_variables_without_overriding(tmp_path: Path):
     )
     assert out.stdout.split() == ["from-dotenv", "from-shell"], out.stderr
 
+    env["MODELRACE_NO_DOTENV"] = "1"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert out.stdout.split() == ["None", "from-shell"], out.stderr
+
 
 def test_importing_providers_imports_no_textual_and_no_sdk():
     code = (

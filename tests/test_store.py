@@ -268,7 +268,7 @@ def test_the_old_history_file_is_imported_once_and_never_written(
     again = PromptHistory(db, legacy)
     again.load()
     stored = first.add("new one")
-    assert stored is not None
+    assert stored == "new one"
     first.append_to_file(stored)
     third = PromptHistory(db, legacy)
     third.load()

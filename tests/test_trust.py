@@ -136,6 +136,7 @@ def test_a_config_named_by_dotenv_needs_trust_too(
 ):
     """A `.env` ships with the repository as well: it must not point past the trust check."""
     repo, env = project
+    env = {**env, "MODELRACE_NO_DOTENV": ""}
     (repo / "evil.toml").write_text('models = ["sim:flaky"]\n')
     (repo / ".env").write_text("MODELRACE_CONFIG=evil.toml\n")
     ignored = modelrace("models", sim=sim_env, cwd=repo, **env)

@@ -105,7 +105,6 @@ def fresh_process(sim: SimServer, provider: str, way: str) -> Run:
         stderr=subprocess.PIPE,
         text=True,
     ) as child:
-        assert child.stdin is not None and child.stdout is not None
         seen = len(sim.requests)
         line = child.stdout.readline()
         during_preparation = list(sim.requests)[seen:]

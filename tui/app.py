@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 from typing import ClassVar
@@ -89,11 +90,10 @@ class ModelRaceApp(App[int]):
     TITLE = "modelrace"
     COMMANDS = App.COMMANDS | {DashboardCommands}
     # Classes on the screen for small terminals (the stylesheet says what each hides).
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [
-        (0, "-narrow"),
-        (100, "-wide"),
-    ]
-    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [(0, "-short"), (30, "-tall")]
+    # Not ClassVar: Textual's annotation nests ClassVar in a union, so checkers see an instance
+    # attribute, and an override must match it.
+    HORIZONTAL_BREAKPOINTS: list[tuple[int, str]] | None = [(0, "-narrow"), (100, "-wide")]  # noqa: RUF012
+    VERTICAL_BREAKPOINTS: list[tuple[int, str]] | None = [(0, "-short"), (30, "-tall")]  # noqa: RUF012
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+t", "cycle_mode", "Mode"),
         Binding("ctrl+s", "settings", "Settings"),
@@ -236,7 +236,8 @@ class ModelRaceApp(App[int]):
         now = time.perf_counter()
         race = self.race
         if race is not None:
-            active = next((r for r in reversed(race.runs) if r.t0 is not None), race.runs[0])
+            runs: Sequence[Run] = race.runs
+            active = next((r for r in reversed(runs) if r.t0 is not None), runs[0])
             if active is not self._bound_run:
                 # Clients are built before a run's clock starts: the SDKs are loaded by now.
                 if active.t0 is not None:
@@ -264,7 +265,7 @@ class ModelRaceApp(App[int]):
             # less often so the (now small) full collections come minutes apart, not seconds.
             gc.set_threshold(GC_THRESHOLD, 10, 10)
 
-    def attach_runs(self, runs: list[Run]) -> None:
+    def attach_runs(self, runs: Sequence[Run]) -> None:
         """Show runs on the timeline, the panels bound to the newest that started (the first
         when none has); every race comes through here, and so may finished runs."""
         self.runs.extend(runs)
@@ -553,11 +554,11 @@ class ModelRaceApp(App[int]):
     def action_copy_answer(self) -> None:
         panel = self._selected_panel()
         text = panel.result.text if panel is not None and panel.result is not None else ""
-        if not text:
+        if panel is None or not text:
             self.notify("Nothing to copy yet in the selected panel.", severity="warning")
             return
         self.copy_to_clipboard(redact(text))
-        self.run_worker(partial(self._save_answer, panel.spec, text), thread=True)  # type: ignore[union-attr]
+        self.run_worker(partial(self._save_answer, panel.spec, text), thread=True)
 
     def _save_answer(self, spec: str, text: str) -> None:
         """The clipboard escape (OSC 52) is not honoured everywhere, so keep a file too."""

@@ -14,7 +14,7 @@ import sys
 from argparse import SUPPRESS
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from providers.config import LOCAL_CONFIG, Config, ConfigError, load_config
 from providers.echo import error_line, quote
@@ -36,13 +36,15 @@ class UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     commands: argparse._SubParsersAction[argparse.ArgumentParser] | None = None
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         raise UsageError(message)
 
     def add_subparsers(self, **kwargs: Any) -> Any:
         self.commands = super().add_subparsers(**kwargs)
         return self.commands
 
+    # typeshed overloads parse_known_args on the namespace's type; one plain signature covers
+    # every call argparse makes, so the override is narrower on paper only.
     def parse_known_args(  # type: ignore[override]
         self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
     ) -> tuple[argparse.Namespace, list[str]]:

@@ -5,9 +5,22 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.markup import escape
+
+
+@runtime_checkable
+class Dashboard(Protocol):
+    """What the palette needs from the app (the dashboard in tui/app.py provides it)."""
+
+    def palette_actions(self) -> list[tuple[str, str, str]]: ...
+    def mode_names(self) -> list[str]: ...
+    def set_mode(self, mode: str) -> None: ...
+    def pipeline_files(self) -> list[Path]: ...
+    async def open_pipeline(self, path: str | None) -> None: ...
 
 
 class DashboardCommands(Provider):
@@ -16,24 +29,26 @@ class DashboardCommands(Provider):
     async def _commands(self) -> list[tuple[str, str, Callable[[], object]]]:
         app = self.app
         commands: list[tuple[str, str, Callable[[], object]]] = []
-        for name, help_text, action in app.palette_actions():  # type: ignore[attr-defined]
+        if not isinstance(app, Dashboard):
+            return commands
+        for name, help_text, action in app.palette_actions():
             commands.append((name, help_text, partial(app.run_action, action)))
-        for mode in app.mode_names():  # type: ignore[attr-defined]
+        for mode in app.mode_names():
             commands.append(
                 (
                     f"Mode: {mode}",
                     f"Run the next prompt in {mode} mode",
                     partial(app.set_mode, mode),
-                )  # type: ignore[attr-defined]
+                )
             )
         # Finding pipeline files reads the disk: not on the event loop.
-        files = await asyncio.to_thread(app.pipeline_files)  # type: ignore[attr-defined]
+        files = await asyncio.to_thread(app.pipeline_files)
         for path in files:
             commands.append(
                 (
                     f"Pipeline: {path.name}",
                     f"Run {path} with the prompt box as its input",
-                    partial(app.open_pipeline, str(path)),  # type: ignore[attr-defined]
+                    partial(app.open_pipeline, str(path)),
                 )
             )
         return commands

@@ -16,6 +16,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import work
+from textual.app import ComposeResult
 from textual.containers import Grid, Vertical
 from textual.geometry import Region
 from textual.message import Message
@@ -198,7 +199,7 @@ class AnswerPanel(Vertical):
         parts = [part for part in (self.run_label, self.position) if part]
         self.border_subtitle = Text(" · ".join(parts)) if parts else None
 
-    def compose(self):  # type: ignore[no-untyped-def]
+    def compose(self) -> ComposeResult:
         yield self.view
         yield self.status
 
@@ -267,8 +268,8 @@ def status_fields(result: Result, now: float) -> list[Field]:
     tps = result.tokens_per_s
     if tps is None and result.first_token is not None and state is State.STREAMING:
         span = now - result.first_token
-        tokens = result.output_tokens or 0
-        tps = (tokens - 1) / span if tokens > 1 and span > 0 else None
+        streamed = result.output_tokens or 0
+        tps = (streamed - 1) / span if streamed > 1 and span > 0 else None
     if tps is not None:
         fields.append(field(f"{tps:.0f} tok/s", 4))
     tokens = result.output_tokens

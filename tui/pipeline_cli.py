@@ -8,6 +8,7 @@ running it concurrently bought over running it one step at a time.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
 from providers.config import Config
 from providers.echo import error_line
@@ -47,7 +48,7 @@ def run_pipeline_command(
     else:
         # The one scrubbing rule (providers.environment.redact), as for --json: a fetched key
         # must not reach the terminal.
-        print(redact(visible(pipeline_report(pipe))))
+        print(redact(visible(pipeline_report(pipe.runs))))
     sys.stdout.flush()
     if save:
         from tui.store_cli import save_pipeline
@@ -120,10 +121,10 @@ def outputs(run: PipelinePass) -> str:
     return "\n\n".join(blocks)
 
 
-def summary(pipe: PipelineRunner) -> str:
+def summary(runs: Sequence[PipelinePass]) -> str:
     """Sequential against concurrent against the ideal, and the chain that cost the time."""
-    sync = next((r for r in pipe.runs if not r.concurrent and r.wall_s), None)
-    conc = next((r for r in pipe.runs if r.concurrent and r.wall_s), None)
+    sync = next((r for r in runs if not r.concurrent and r.wall_s), None)
+    conc = next((r for r in runs if r.concurrent and r.wall_s), None)
     lines = []
     if sync is not None:
         lines.append(f"Sequential (sync): {secs(sync.wall_s)}" + _cut(sync))
@@ -132,7 +133,7 @@ def summary(pipe: PipelineRunner) -> str:
         lines.append(
             f"Ideal (critical path): {secs(conc.ideal_s)}   {ARROW.join(conc.critical_path)}"
         )
-    end = conclusion(pipe.runs)
+    end = conclusion(runs)
     if end:
         lines.append(end.splitlines()[-1])
     return "\n".join(lines)
@@ -142,9 +143,9 @@ def _cut(run: PipelinePass) -> str:
     return " (cancelled)" if run.cancelled else ""
 
 
-def pipeline_report(pipe: PipelineRunner) -> str:
-    parts = [outputs(pipe.runs[-1]), *(pass_table(run) for run in pipe.runs)]
-    end = summary(pipe)
+def pipeline_report(runs: Sequence[PipelinePass]) -> str:
+    parts = [outputs(runs[-1]), *(pass_table(run) for run in runs)]
+    end = summary(runs)
     if end:
         parts.append("-" * 30 + "\n" + end)
     return "\n\n".join(parts)

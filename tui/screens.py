@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, replace
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -48,7 +48,10 @@ class FieldError(SettingsError):
         self.field = field
 
 
-def _number(text: str, field: str, kind: type[int] | type[float]) -> int | float | None:
+_Num = TypeVar("_Num", int, float)
+
+
+def _number(text: str, field: str, kind: type[_Num]) -> _Num | None:
     text = text.strip()
     if not text:
         return None
@@ -58,10 +61,15 @@ def _number(text: str, field: str, kind: type[int] | type[float]) -> int | float
         raise FieldError(field, f"{FIELD_NAMES[field]} must be a number, not {text!r}") from None
 
 
-def _checked(field: str, **value: object) -> None:
+def _checked(
+    field: str,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+    timeout: float | None = None,
+) -> None:
     """`check_settings` on one field, its message in the form's words."""
     try:
-        check_settings(**{"temperature": None, "max_tokens": None, "timeout": None, **value})  # type: ignore[arg-type]
+        check_settings(temperature, max_tokens, timeout)
     except SettingsError as exc:
         message = str(exc)
         name = FIELD_NAMES[field]

@@ -12,7 +12,6 @@ import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from tui.headless import EXIT_FAILED, EXIT_OK, EXIT_USAGE
@@ -175,9 +174,10 @@ def to_json_list(rows: list[Summary]) -> str:
 def text_report(race: StoredRace) -> str:
     """What `run` (or `pipeline`) printed for this race, under a line saying which it is."""
     if race.kind == "pipeline":
+        from providers.pipeline import PipelinePass
         from tui.pipeline_cli import pipeline_report
 
-        body = pipeline_report(SimpleNamespace(runs=race.runs))  # type: ignore[arg-type]
+        body = pipeline_report([run for run in race.runs if isinstance(run, PipelinePass)])
     else:
         from tui.report import full_report
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rich.console import Console
@@ -96,7 +97,7 @@ class Timeline(LineView):
         self._dirty = True
         self.compact = False
 
-    def add_runs(self, runs: list[Run]) -> None:
+    def add_runs(self, runs: Sequence[Run]) -> None:
         for run in runs:
             self._count += 1
             self.entries.append(Entry(self._count, run))

@@ -39,7 +39,7 @@ class AnthropicAdapter(Adapter):
         from providers.watchdog import http_hooks
 
         http = anthropic.DefaultHttpxClient(event_hooks=http_hooks(), verify=httpx2_context())
-        return _warm(anthropic.Anthropic(**self._client_args(timeout), http_client=http))
+        return anthropic.Anthropic(**self._client_args(timeout), http_client=http)
 
     def make_async_client(self, timeout: float | None) -> Any:
         import anthropic
@@ -47,7 +47,7 @@ class AnthropicAdapter(Adapter):
         from providers.tls import httpx2_context
 
         http = anthropic.DefaultAsyncHttpxClient(verify=httpx2_context())
-        return _warm(anthropic.AsyncAnthropic(**self._client_args(timeout), http_client=http))
+        return anthropic.AsyncAnthropic(**self._client_args(timeout), http_client=http)
 
     def classify(self, exc: BaseException) -> Classified | None:
         anthropic = sys.modules.get("anthropic")
@@ -92,12 +92,6 @@ class AnthropicAdapter(Adapter):
                     yield piece
         for piece in state.end():
             yield piece
-
-
-def _warm(client: Any) -> Any:
-    """Load the lazily imported resources off the loop, before the clock starts."""
-    _ = client.messages
-    return client
 
 
 class _StreamState:

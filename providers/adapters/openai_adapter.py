@@ -46,7 +46,7 @@ class OpenAIAdapter(Adapter):
         from providers.watchdog import http_hooks
 
         http = openai.DefaultHttpxClient(event_hooks=http_hooks(), verify=httpx2_context())
-        return _warm(openai.OpenAI(**self._client_args(timeout), http_client=http))
+        return openai.OpenAI(**self._client_args(timeout), http_client=http)
 
     def make_async_client(self, timeout: float | None) -> Any:
         import openai
@@ -54,7 +54,7 @@ class OpenAIAdapter(Adapter):
         from providers.tls import httpx2_context
 
         http = openai.DefaultAsyncHttpxClient(verify=httpx2_context())
-        return _warm(openai.AsyncOpenAI(**self._client_args(timeout), http_client=http))
+        return openai.AsyncOpenAI(**self._client_args(timeout), http_client=http)
 
     def _client_args(self, timeout: float | None) -> dict[str, Any]:
         # No retries: a race shows failures as they happen instead of hiding them in retries.
@@ -93,13 +93,6 @@ class OpenAIAdapter(Adapter):
                     yield piece
         for piece in state.end():
             yield piece
-
-
-def _warm(client: Any) -> Any:
-    """Touch the lazily imported resources now, off the loop: ~50 ms of imports otherwise
-    land on the first request, inside the clock and, for async, on the event loop."""
-    _ = client.chat.completions
-    return client
 
 
 class _StreamState:

@@ -95,8 +95,8 @@ class LocalServer:
             start_new_session=True,
         )
         lines: queue.Queue[str | None] = queue.Queue()
-        _pump(self._proc.stdout, lines.put, end_mark=True)
-        self._stderr_pump = _pump(self._proc.stderr, self._stderr_tail.append, end_mark=False)
+        _pump(self._proc.stdout, lines.put, on_end=lambda: lines.put(None))
+        self._stderr_pump = _pump(self._proc.stderr, self._stderr_tail.append)
         try:
             line = lines.get(timeout=timeout)
         except queue.Empty:
@@ -149,7 +149,9 @@ class LocalServer:
 
 
 def _pump(
-    stream: IO[str] | None, sink: Callable[[str | None], None], end_mark: bool
+    stream: IO[str] | None,
+    sink: Callable[[str], None],
+    on_end: Callable[[], None] | None = None,
 ) -> threading.Thread:
     """Read a child's pipe to the end on a daemon thread.
 
@@ -162,8 +164,8 @@ def _pump(
         with stream:
             for line in stream:
                 sink(line.rstrip("\n"))
-        if end_mark:
-            sink(None)
+        if on_end is not None:
+            on_end()
 
     thread = threading.Thread(target=run, name="modelrace-local-pipe", daemon=True)
     thread.start()

@@ -38,6 +38,7 @@ import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -295,12 +296,12 @@ def _parse_step(
         except ValueError as exc:
             fail(name, f"{key}: {exc}")
 
-    common = {"name": name, "kind": kind, "after": tuple(after), "index": index}
+    new_step = partial(Step, name=name, kind=kind, after=tuple(after), index=index)
     if kind == "wait":
         seconds = _number(body, "wait", name, fail)
         if seconds is None or not 0 <= seconds <= MAX_WAIT_S:
             fail(name, f"wait must be a number of seconds, at least 0 and at most {MAX_WAIT_S:g}")
-        return Step(**common, seconds=seconds, output=template("output", body.get("output", "")))
+        return new_step(seconds=seconds, output=template("output", body.get("output", "")))
     if kind == "get":
         url = body["get"]
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
@@ -311,7 +312,7 @@ def _parse_step(
         max_bytes = body.get("max_bytes", DEFAULT_GET_MAX_BYTES)
         if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
             fail(name, f"max_bytes must be a whole number, at least 1, not {quote(max_bytes)}")
-        return Step(**common, url=url, timeout=timeout or DEFAULT_GET_TIMEOUT, max_bytes=max_bytes)
+        return new_step(url=url, timeout=timeout or DEFAULT_GET_TIMEOUT, max_bytes=max_bytes)
     model = body["model"]
     if not isinstance(model, str):
         fail(name, f'model must be a spec string like "sim:fast", not {_type(model)}')
@@ -332,8 +333,7 @@ def _parse_step(
         check_settings(temperature, max_tokens, timeout)
     except SettingsError as exc:
         fail(name, str(exc))
-    return Step(
-        **common,
+    return new_step(
         model=model.strip(),
         prompt=template("prompt", body.get("prompt", "{input}")),
         system=template("system", merged.get("system")),
@@ -366,5 +366,8 @@ def _opt_str(data: dict[str, Any], key: str, fail: Fail, step: str | None) -> st
     return value
 
 
+_TYPE_NAMES: dict[type, str] = {dict: "a table", list: "a list"}
+
+
 def _type(value: object) -> str:
-    return {dict: "a table", list: "a list"}.get(type(value), type(value).__name__)
+    return _TYPE_NAMES.get(type(value), type(value).__name__)

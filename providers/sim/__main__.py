@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     async def run() -> None:
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
+        assert task is not None  # run() is asyncio.run's main task
         with _suppress_signal_errors():
             loop.add_signal_handler(signal.SIGTERM, task.cancel)
         if args.exit_with_stdin:
@@ -70,7 +71,7 @@ class _suppress_signal_errors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: object, exc: object, tb: object) -> bool:
+    def __exit__(self, kind: type[BaseException] | None, exc: object, tb: object) -> bool:
         return kind is not None and issubclass(kind, (NotImplementedError, RuntimeError))
 
 

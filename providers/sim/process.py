@@ -75,8 +75,10 @@ def start_sim_process(host: str = "127.0.0.1", port: int = 0) -> SimProcess:
             cwd=root,
             start_new_session=True,
         )
+        stdout = proc.stdout
+        assert stdout is not None  # stdout=PIPE above
         line: list[str] = []
-        reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()), daemon=True)
+        reader = threading.Thread(target=lambda: line.append(stdout.readline()), daemon=True)
         reader.start()
         reader.join(10)
         first = line[0].strip() if line else ""

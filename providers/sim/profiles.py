@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 FAULTS = (None, "http_error", "drop", "malformed", "stall")
 
@@ -98,7 +99,8 @@ def profile_for(model_name: str) -> Profile:
     base, *overrides = [part.strip() for part in model_name.split(",")]
     if base not in PROFILES:
         raise SimError(f"unknown sim model {base!r}; known: {', '.join(PROFILES)}")
-    changes: dict[str, object] = {}
+    # Any: each value has its own field's type (the converter in _KEYS); _check bounds them.
+    changes: dict[str, Any] = {}
     for item in overrides:
         key, sep, raw = item.partition("=")
         key, raw = key.strip(), raw.strip()

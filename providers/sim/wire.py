@@ -254,6 +254,7 @@ def fault_message(status: int, key: str = "") -> str:
 
 def models_body(api: str) -> bytes:
     names = list(PROFILES)
+    data: list[dict[str, object]]
     if api == "anthropic":
         data = [
             {

@@ -16,8 +16,8 @@ from providers.store.races import StoredRace
 FORMATS = ("json", "md", "html")
 
 # C0 controls (but newline and tab) become their Unicode pictures, so ESC shows as ␛.
-_VISIBLE = {c: chr(0x2400 + c) for c in range(32) if c not in (9, 10)}
-_VISIBLE[0x0D] = None  # type: ignore[assignment]
+_VISIBLE: dict[int, str | None] = {c: chr(0x2400 + c) for c in range(32) if c not in (9, 10)}
+_VISIBLE[0x0D] = None
 _VISIBLE[0x7F] = "␡"
 _VISIBLE.update({c: "�" for c in range(0x80, 0xA0)})
 
