@@ -13,6 +13,7 @@ import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 INTERVAL_S = 0.01
 # A wake later than this counts as the loop being stalled (timer jitter stays well below).
@@ -77,7 +78,7 @@ class LagProbe:
         self.stalls: list[tuple[float, float]] = []
         self._ticker: asyncio.Task[None] | None = None
         self._asleep_since: float | None = None
-        self._watched: set[asyncio.Future[object]] = set()
+        self._watched: set[asyncio.Future[Any]] = set()
         self._waiting_now = 0
         self._peak = 0.0
         self._waiting_at_peak = 0
@@ -87,7 +88,7 @@ class LagProbe:
         # Let the ticker take its first sleep before anything can hold the loop.
         await asyncio.sleep(0)
 
-    def watch(self, tasks: Iterable[asyncio.Future[object]]) -> None:
+    def watch(self, tasks: Iterable[asyncio.Future[Any]]) -> None:
         self._watched.update(tasks)
 
     def blocking(self) -> None:
