@@ -127,7 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--mode",
         default="both",
-        help="sync, async, both (sync first, then async; the default), threads or limit=N",
+        help="sync, async, both (sync first, then async; the default), threads, blocking "
+        "(sync clients called from async tasks: the mistake, shown), all (sync, blocking, "
+        "threads, async in turn) or limit=N",
     )
     run.add_argument("--json", action="store_true", help="one JSON document on stdout")
     _add_settings(run)
