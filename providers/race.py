@@ -162,7 +162,7 @@ class Runner(Generic[RunT]):
         """Run every side in turn. Cancelling the calling task cancels the whole run."""
         self._loop = asyncio.get_running_loop()
         try:
-            for side, run in zip(self.mode.sides(), self.runs, strict=True):
+            for side, run in zip(self.sides(), self.runs, strict=True):
                 if self.cancelled:
                     break
                 await self._prepare(side, run)
@@ -226,6 +226,10 @@ class Runner(Generic[RunT]):
             self._side_over(run)
 
     # --- what subclasses provide ----------------------------------------------------------
+
+    def sides(self) -> tuple[Mode, ...]:
+        """The runs this runner makes, in order."""
+        return self.mode.sides()
 
     async def _prepare(self, side: Mode, run: RunT) -> None:
         raise NotImplementedError

@@ -29,6 +29,7 @@ from textual.worker import Worker, WorkerCancelled, WorkerFailed
 from providers import Config, Request, SpecError, make_adapter
 from providers.environment import redact
 from providers.pipeline import PipelineError, PipelineRunner, load_pipeline
+from providers.pipeline.runner import PIPELINE_MODES
 from providers.race import MODE_NAMES, Mode, ModeError, Race, parse_mode
 from providers.record import Run
 from tui.commands import DashboardCommands
@@ -455,7 +456,7 @@ class ModelRaceApp(App[int]):
         if self.racing:
             self.notify("A run is still streaming: Esc cancels it.", severity="warning")
             return
-        mode = self.mode if self.mode in ("sync", "async", "both") else "both"
+        mode = self.mode if self.mode in PIPELINE_MODES else "both"
         try:
             # Reading and checking the file touches the disk: off the event loop.
             pipeline = await asyncio.to_thread(load_pipeline, Path(path).expanduser(), self.config)
@@ -464,7 +465,7 @@ class ModelRaceApp(App[int]):
             self.notify(str(exc), title="Pipeline", severity="error", markup=False)
             return
         if mode != self.mode:
-            self.notify(f"Pipelines run in sync, async or both: running {mode}.")
+            self.notify(f"Pipelines run in {', '.join(PIPELINE_MODES)}: running {mode}.")
         self.race = run
         titles = [f"{step.name} · {step.label}" for step in pipeline.steps]
         self._show_run_label(f"running pipeline {pipeline.name} ({mode})")

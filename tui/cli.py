@@ -146,7 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pipeline.add_argument("file", help="a pipeline TOML file, e.g. examples/rag.toml")
     pipeline.add_argument("--input", default="", help="the text steps see as {input}")
-    pipeline.add_argument("--mode", default="both", help="sync|async|both (default both)")
+    pipeline.add_argument(
+        "--mode", default="both", help="sync|async|both|blocking|all (default both)"
+    )
     pipeline.add_argument("--json", action="store_true", help="one JSON document on stdout")
     add_no_save(pipeline)
 
