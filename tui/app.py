@@ -48,7 +48,7 @@ POLL_HZ = 15
 IDLE_HINT = "type a prompt and press Enter"
 GC_THRESHOLD = 10_000
 ACTION_HELP = {
-    "cycle_mode": "Cycle the run mode: sync, async, both, threads, limit N",
+    "cycle_mode": "Cycle the run mode: sync, async, both, threads, blocking, all, limit N",
     "settings": "System prompt, temperature, max tokens, timeout, limit N",
     "models": "Toggle models on and off, or add a model spec",
     "cancel": "Stop what is streaming and keep what arrived",
