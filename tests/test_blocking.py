@@ -92,6 +92,7 @@ async def test_a_blocking_pipeline_runs_independent_steps_one_after_another(sim_
         output = "web"
         [steps.answer]
         model = "{model(0.1)}"
+        after = ["db", "web"]
         prompt = "{{steps.db}} {{steps.web}}"
         """
     # `all` for a pipeline: sync, blocking, async (no thread pool decides a pipeline's shape).
