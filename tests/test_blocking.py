@@ -160,7 +160,8 @@ def test_mode_all_json_has_each_speedup_against_sync(sim_env: str):
     assert list(runs) == ["sync", "blocking", "threads", "async"]
     sync_wall = runs["sync"]["wall_s"]
     for mode, run in runs.items():
-        assert run["speedup_vs_sync"] == round(sync_wall / run["wall_s"], 4), mode
+        # From the unrounded walls, so within the rounding of the printed ones.
+        assert abs(run["speedup_vs_sync"] - sync_wall / run["wall_s"]) < 1e-3, mode
     assert doc["speedup"] == runs["async"]["speedup_vs_sync"]
 
 
