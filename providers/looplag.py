@@ -50,6 +50,20 @@ class LoopLag:
             "stalls": [[round(a - t0, 6), round(b - t0, 6)] for a, b in self.stalls],
         }
 
+    def until(self, end: float) -> LoopLag:
+        """Only what fell before `end`: a cancelled run ends before its held loop lets go."""
+        stalls = [(a, min(b, end)) for a, b in self.stalls if a < end]
+        stalled = sum(b - a for a, b in stalls)
+        peak = min(self.max_s, stalled) if self.max_s > STALL_S else self.max_s
+        return LoopLag(
+            max_s=peak,
+            p99_s=min(self.p99_s, peak),
+            stalled_s=stalled,
+            waiting_at_peak=self.waiting_at_peak,
+            samples=self.samples,
+            stalls=stalls,
+        )
+
     @classmethod
     def from_json(cls, data: dict[str, object], t0: float = 0.0) -> LoopLag:
         """The inverse of `to_json` (for the run store, whose runs start at 0)."""

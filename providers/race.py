@@ -209,7 +209,8 @@ class Runner(Generic[RunT]):
             else:
                 await self._run_sync(run)
         finally:
-            run.loop_lag = await probe.stop()
+            lag = await probe.stop()
+            run.loop_lag = lag if run.t_end is None else lag.until(run.t_end)
             self._probe = None
 
     def _close_open_runs(self) -> None:
