@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 
 from cli_helpers import modelrace
-from screen import on_screen
+from screen import on_screen, screen_lines
 
 from providers import Request, make_adapter
 from providers.pipeline import PipelinePass, PipelineRunner, parse_pipeline
@@ -189,3 +189,34 @@ async def test_the_dashboard_answers_keys_during_a_blocking_run(sim_env: str):
         await until(pilot, lambda: run.over, timeout=30)
         await until(pilot, lambda: on_screen(app, "blocking: the loop was stalled"))
         assert on_screen(app, "loop stalled", "task waits for the loop")
+
+
+async def test_the_dashboard_draws_the_four_shapes_of_mode_all(sim_env: str):
+    quick = [model(0.1, tokens=8, tps=80), model(0.2, tokens=8, tps=80)]
+    app = ModelRaceApp(quick, history=PromptHistory(None), mode="all")
+    async with app.run_test(size=(120, 45)) as pilot:
+        app.prompt_box.load_text(PROMPT)
+        await pilot.press("enter")
+        await until(pilot, lambda: app.race is not None and len(app.race.runs) == 4)
+        await until(pilot, lambda: all(run.over for run in app.race.runs), timeout=30)  # type: ignore[union-attr]
+        await until(pilot, lambda: on_screen(app, "#4 async wall"))
+        lines = screen_lines(app)
+        heads = [next(i for i, line in enumerate(lines) if line.startswith(f" #{n} {mode}"))
+                 for n, mode in enumerate(("sync", "blocking", "threads", "async"), 1)]  # fmt: skip
+        assert heads == sorted(heads)
+        assert "the loop was stalled" in lines[heads[1]]
+        assert any("stalled" in line and "█" in line for line in lines[heads[1] : heads[2]])
+
+
+async def test_the_compact_timeline_still_draws_after_mode_all(sim_env: str):
+    quick = [model(0.1, tokens=8, tps=80), model(0.2, tokens=8, tps=80)]
+    app = ModelRaceApp(quick, history=PromptHistory(None), mode="all")
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.prompt_box.load_text(PROMPT)
+        await pilot.press("enter")
+        await until(pilot, lambda: app.race is not None and len(app.race.runs) == 4)
+        await until(pilot, lambda: all(run.over for run in app.race.runs), timeout=30)  # type: ignore[union-attr]
+        # The newest pair, one row per model, both runs' walls in its header.
+        await until(pilot, lambda: on_screen(app, "▀ #3 threads", "▄ #4 async", "speedup"))
+        rows = [line for line in screen_lines(app) if "sim:fast" in line and "/" in line]
+        assert len(rows) >= 2, screen_lines(app)
