@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-INTERVAL_S = 0.01
+INTERVAL_S = 0.02
 # A wake later than this counts as the loop being stalled (timer jitter stays well below).
 STALL_S = 0.02
 
