@@ -15,14 +15,18 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 from providers.base import Adapter, failure
 from providers.echo import quote
+from providers.looplag import LagProbe
 from providers.record import Result, Run, State
 from providers.request import Request
 
-MODE_NAMES = ("sync", "async", "both", "threads", "limit=N")
+MODE_NAMES = ("sync", "async", "both", "threads", "blocking", "all", "limit=N")
+# `all`: the whole lesson in one race, slowest shape first.
+ALL_SIDES = ("sync", "blocking", "threads", "async")
 R = TypeVar("R")
 RunT = TypeVar("RunT", bound=Run[Any])
 
@@ -40,8 +44,13 @@ class Mode:
         return f"limit={self.limit}" if self.name == "limit" else self.name
 
     def sides(self) -> tuple[Mode, ...]:
-        """`both` is a sync run followed by an async run of the same models."""
-        return (Mode("sync"), Mode("async")) if self.name == "both" else (self,)
+        """`both` is a sync run followed by an async run of the same models; `all` is every
+        shape in turn: sync, blocking, threads, async."""
+        if self.name == "both":
+            return (Mode("sync"), Mode("async"))
+        if self.name == "all":
+            return tuple(Mode(name) for name in ALL_SIDES)
+        return (self,)
 
     @property
     def concurrent(self) -> bool:
@@ -50,7 +59,7 @@ class Mode:
 
 def parse_mode(text: str) -> Mode:
     raw = text.strip().lower()
-    if raw in ("sync", "async", "both", "threads"):
+    if raw in ("sync", "async", "both", "threads", "blocking", "all"):
         return Mode(raw)
     name, sep, value = raw.partition("=")
     if name == "limit" and sep:
@@ -84,6 +93,7 @@ class Runner(Generic[RunT]):
         self._cancel = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Future[None]] = set()
+        self._probe: LagProbe | None = None
 
     @property
     def cancelled(self) -> bool:
@@ -103,7 +113,12 @@ class Runner(Generic[RunT]):
 
     def _cancel_tasks(self) -> None:
         for task in list(self._tasks):
-            task.cancel()
+            loop = task.get_loop()
+            if loop is self._loop:
+                task.cancel()
+            else:  # a blocking side's own loop, in its own thread
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(task.cancel)
 
     async def _in_thread(self, work: Callable[[RunT], None], run: RunT) -> None:
         """Run a sequential side on a daemon thread; `cancel()` stops the wait at once.
@@ -135,12 +150,19 @@ class Runner(Generic[RunT]):
         """A task `cancel()` must stop, even when called from another thread."""
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        if self._probe is not None:
+            self._probe.watch([task])
+
+    def _before_blocking(self) -> None:
+        """A task is about to hold its loop: the lag probe notes who waits behind it."""
+        if self._probe is not None:
+            self._probe.blocking()
 
     async def run(self) -> list[RunT]:
         """Run every side in turn. Cancelling the calling task cancels the whole run."""
         self._loop = asyncio.get_running_loop()
         try:
-            for side, run in zip(self.mode.sides(), self.runs, strict=True):
+            for side, run in zip(self.sides(), self.runs, strict=True):
                 if self.cancelled:
                     break
                 await self._prepare(side, run)
@@ -162,16 +184,34 @@ class Runner(Generic[RunT]):
             result.queue()
         run.t0 = time.perf_counter()
         try:
-            if side.concurrent:
-                await self._run_concurrent(side, run)
+            if side.name == "blocking":
+                # Its own loop in its own thread: the stall it shows must not freeze the caller.
+                await self._in_thread(partial(self._on_own_loop, side), run)
             else:
-                await self._run_sync(run)
+                await self._measured(side, run)
         finally:
             # Measured when control is back, so hand-off costs count as overhead.
             run.t_end = run.t_end or time.perf_counter()
             self._side_over(run)
             # After the clock: closing async clients (on their own loop) is not part of it.
             await asyncio.shield(asyncio.gather(*(a.aclose() for a in self._clients_of)))
+
+    def _on_own_loop(self, side: Mode, run: RunT) -> None:
+        asyncio.run(self._measured(side, run))
+
+    async def _measured(self, side: Mode, run: RunT) -> None:
+        """Run one side while a probe measures the lag of the loop it runs on."""
+        probe = self._probe = LagProbe()
+        await probe.start()
+        try:
+            if side.concurrent:
+                await self._run_concurrent(side, run)
+            else:
+                await self._run_sync(run)
+        finally:
+            lag = await probe.stop()
+            run.loop_lag = lag if run.t_end is None else lag.until(run.t_end)
+            self._probe = None
 
     def _close_open_runs(self) -> None:
         now = time.perf_counter()
@@ -187,6 +227,10 @@ class Runner(Generic[RunT]):
             self._side_over(run)
 
     # --- what subclasses provide ----------------------------------------------------------
+
+    def sides(self) -> tuple[Mode, ...]:
+        """The runs this runner makes, in order."""
+        return self.mode.sides()
 
     async def _prepare(self, side: Mode, run: RunT) -> None:
         raise NotImplementedError
@@ -223,7 +267,7 @@ class Race(Runner[Run[Result]]):
         for adapter, result in zip(self.adapters, run.results, strict=True):
             result.status = adapter.preparing_note
         try:
-            sync_clients = side.name in ("sync", "threads")
+            sync_clients = side.name in ("sync", "threads", "blocking")
             await prepare_clients(self.adapters, sync_clients, self.request.timeout)
         finally:
             for result in run.results:
@@ -248,6 +292,8 @@ class Race(Runner[Run[Result]]):
                 for adapter, result in zip(self.adapters, run.results, strict=True):
                     if pool is not None:
                         coro = pool.run(self._consume_sync, adapter, result)
+                    elif side.name == "blocking":
+                        coro = self._consume_blocking(adapter, result)
                     else:
                         coro = self._consume_async(adapter, result, gate)
                     self._track(group.create_task(_isolated(coro, result)))
@@ -257,6 +303,15 @@ class Race(Runner[Run[Result]]):
 
     def _consume_sync(self, adapter: Adapter, result: Result) -> None:
         self._stream_sync(adapter, self.request, result)
+
+    async def _consume_blocking(self, adapter: Adapter, result: Result) -> None:
+        """The mistake, made on purpose: a sync client called straight from a coroutine, no
+        `to_thread`. Nothing else on this loop runs until the whole answer has arrived."""
+        if self.cancelled:
+            result.cancel()
+            return
+        self._before_blocking()
+        self._consume_sync(adapter, result)
 
     async def _consume_async(
         self, adapter: Adapter, result: Result, gate: asyncio.Semaphore | None

@@ -19,6 +19,7 @@ from typing import Any, Generic, TypeVar
 
 from providers.events import Event, Failed, Finished, Started, TextDelta, Usage
 from providers.failures import FailureKind
+from providers.looplag import LoopLag
 
 
 class State(StrEnum):
@@ -226,6 +227,8 @@ class Run(Generic[ResultT]):
     pool_size: int | None = None
     limit: int | None = None
     cancelled: bool = False
+    # How long the loop the run's tasks ran on was held (the blocking mode's whole lesson).
+    loop_lag: LoopLag | None = None
 
     @property
     def over(self) -> bool:
@@ -287,6 +290,7 @@ class Run(Generic[ResultT]):
             "pool_size": self.pool_size,
             "limit": self.limit,
             "cancelled": self.cancelled,
+            "loop_lag": None if self.loop_lag is None else self.loop_lag.to_json(t0),
             "results": [r.to_json(t0) for r in self.results],
         }
 
@@ -307,10 +311,21 @@ def no_speedup_reason(runs: Sequence[Run[Any]]) -> str | None:
     return _speedup_or_reason(runs)[1]
 
 
-def _speedup_or_reason(runs: Sequence[Run[Any]]) -> tuple[float | None, str | None]:
+def speedup_vs_sync(runs: Sequence[Run[Any]], run: Run[Any]) -> float | None:
+    """The sync run's wall over `run`'s, under the same like-with-like rule as `speedup`."""
+    return _speedup_or_reason(runs, run)[0]
+
+
+def no_speedup_vs_sync_reason(runs: Sequence[Run[Any]], run: Run[Any]) -> str | None:
+    return _speedup_or_reason(runs, run)[1]
+
+
+def _speedup_or_reason(
+    runs: Sequence[Run[Any]], against: Run[Any] | None = None
+) -> tuple[float | None, str | None]:
     # The first of each mode: callers pass runs newest first when they want the newest pair.
     sync = next((r for r in runs if r.mode == "sync"), None)
-    other = next((r for r in runs if r.mode == "async"), None)
+    other = against or next((r for r in runs if r.mode == "async"), None)
     if sync is None or other is None:
         missing = "sync" if sync is None else "async"
         return None, f"there is no {missing} run to compare with"
@@ -347,7 +362,7 @@ def _differences(
             both = sync_state if sync_state == async_state else f"{sync_state}/{async_state}"
             clauses.append(f"{model} {both} on both sides")
         else:
-            state, side = (async_state, "async") if on_sync > on_async else (sync_state, "sync")
+            state, side = (async_state, other.mode) if on_sync > on_async else (sync_state, "sync")
             clauses.append(f"{model} {state} on the {side} side only")
     return "; ".join(clauses) or "no model finished on either side"
 
@@ -366,8 +381,14 @@ def document(prompt: str, runs: Sequence[Run[Any]]) -> dict[str, object]:
     Here, not in the command line, because the run store rebuilds it from stored rows.
     """
     ratio = speedup(runs)
+    documents = []
+    for run in runs:
+        against = speedup_vs_sync(runs, run)
+        documents.append(
+            {**run.to_json(), "speedup_vs_sync": None if against is None else round(against, 4)}
+        )
     return {
         "prompt": prompt,
-        "runs": [run.to_json() for run in runs],
+        "runs": documents,
         "speedup": None if ratio is None else round(ratio, 4),
     }

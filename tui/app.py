@@ -30,6 +30,7 @@ from textual.worker import Worker, WorkerCancelled, WorkerFailed
 from providers import Config, Request, SpecError, make_adapter
 from providers.environment import redact
 from providers.pipeline import PipelineError, PipelineRunner, load_pipeline
+from providers.pipeline.runner import PIPELINE_MODES
 from providers.race import MODE_NAMES, Mode, ModeError, Race, parse_mode
 from providers.record import Run
 from providers.store import StoredRace
@@ -52,7 +53,7 @@ POLL_HZ = 15
 IDLE_HINT = "type a prompt and press Enter"
 GC_THRESHOLD = 10_000
 ACTION_HELP = {
-    "cycle_mode": "Cycle the run mode: sync, async, both, threads, limit N",
+    "cycle_mode": "Cycle the run mode: sync, async, both, threads, blocking, all, limit N",
     "settings": "System prompt, temperature, max tokens, timeout, limit N",
     "models": "Toggle models on and off, or add a model spec",
     "cancel": "Stop what is streaming and keep what arrived",
@@ -479,7 +480,7 @@ class ModelRaceApp(App[int]):
         if self.racing:
             self.notify("A run is still streaming: Esc cancels it.", severity="warning")
             return
-        mode = self.mode if self.mode in ("sync", "async", "both") else "both"
+        mode = self.mode if self.mode in PIPELINE_MODES else "both"
         try:
             # Reading and checking the file touches the disk: off the event loop.
             pipeline = await asyncio.to_thread(load_pipeline, Path(path).expanduser(), self.config)
@@ -488,7 +489,7 @@ class ModelRaceApp(App[int]):
             self.notify(str(exc), title="Pipeline", severity="error", markup=False)
             return
         if mode != self.mode:
-            self.notify(f"Pipelines run in sync, async or both: running {mode}.")
+            self.notify(f"Pipelines run in {', '.join(PIPELINE_MODES)}: running {mode}.")
         self.race = run
         titles = [f"{step.name} · {step.label}" for step in pipeline.steps]
         self._show_run_label(f"running pipeline {pipeline.name} ({mode})")

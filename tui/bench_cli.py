@@ -47,7 +47,8 @@ def add_bench_arguments(parser: argparse.ArgumentParser, spec_help: str) -> None
         f"{DEFAULT_WARMUP}, as the first request pays for imports and connections",
     )
     parser.add_argument(
-        "--mode", help="for --repeat: sync, async, both (the default), threads or limit=N"
+        "--mode",
+        help="for --repeat: sync, async, both (the default), threads, blocking, all or limit=N",
     )
     parser.add_argument(
         "--concurrency",

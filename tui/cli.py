@@ -129,7 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--mode",
         default="both",
-        help="sync, async, both (sync first, then async; the default), threads or limit=N",
+        help="sync, async, both (sync first, then async; the default), threads, blocking "
+        "(sync clients called from async tasks: the mistake, shown), all (sync, blocking, "
+        "threads, async in turn) or limit=N",
     )
     run.add_argument("--json", action="store_true", help="one JSON document on stdout")
     _add_settings(run)
@@ -146,7 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pipeline.add_argument("file", help="a pipeline TOML file, e.g. examples/rag.toml")
     pipeline.add_argument("--input", default="", help="the text steps see as {input}")
-    pipeline.add_argument("--mode", default="both", help="sync|async|both (default both)")
+    pipeline.add_argument(
+        "--mode", default="both", help="sync|async|both|blocking|all (default both)"
+    )
     pipeline.add_argument("--json", action="store_true", help="one JSON document on stdout")
     add_no_save(pipeline)
 

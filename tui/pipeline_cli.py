@@ -23,7 +23,7 @@ from providers.pipeline import (
 from providers.race import ModeError
 from providers.record import Result, State
 from tui.headless import EXIT_USAGE, document, exit_status, export_json, run_to_end
-from tui.report import conclusion, secs, text_table
+from tui.report import conclusion, loop_lag_line, secs, stall_words, text_table
 from tui.text import visible
 
 ARROW = " → "
@@ -67,6 +67,8 @@ def _status(r: Result) -> str:
 
 
 def describe_pass(run: PipelinePass) -> str:
+    if run.mode == "blocking":
+        return "blocking: a task per step, but each calls sync clients and time.sleep itself"
     if run.concurrent:
         return "async: every step starts as soon as the steps it waits for have finished"
     return "sync: one step at a time in file order, sync clients and time.sleep, in a thread"
@@ -93,6 +95,8 @@ def pass_table(run: PipelinePass) -> str:
     title = f"[{run.mode}] {run.pipeline}: {describe_pass(run)}"
     lines = [title + (" (cancelled)" if run.cancelled else "")]
     lines.append(text_table(header, rows, numeric=4))
+    if run.mode == "blocking" and loop_lag_line(run):
+        lines.append(f"  {loop_lag_line(run)}")
     for r in run.steps:
         if r.error and r.state is State.FAILED:
             lines.append(f"  ! {r.step}: {r.error}")
@@ -124,10 +128,18 @@ def outputs(run: PipelinePass) -> str:
 def summary(runs: Sequence[PipelinePass]) -> str:
     """Sequential against concurrent against the ideal, and the chain that cost the time."""
     sync = next((r for r in runs if not r.concurrent and r.wall_s), None)
-    conc = next((r for r in runs if r.concurrent and r.wall_s), None)
+    conc = next((r for r in runs if r.mode == "async" and r.wall_s), None)
+    blocking = next((r for r in runs if r.mode == "blocking" and r.wall_s), None)
     lines = []
     if sync is not None:
         lines.append(f"Sequential (sync): {secs(sync.wall_s)}" + _cut(sync))
+    if blocking is not None:
+        words = stall_words(blocking)
+        lines.append(
+            f"Blocking (tasks, sync calls): {secs(blocking.wall_s)}"
+            + _cut(blocking)
+            + (f"   {words}" if words else "")
+        )
     if conc is not None:
         lines.append(f"Concurrent (async): {secs(conc.wall_s)}" + _cut(conc))
         lines.append(

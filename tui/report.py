@@ -6,7 +6,15 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
-from providers.record import Result, Run, State, no_speedup_reason, speedup
+from providers.record import (
+    Result,
+    Run,
+    State,
+    no_speedup_reason,
+    no_speedup_vs_sync_reason,
+    speedup,
+    speedup_vs_sync,
+)
 
 FAIRNESS = (
     "Fair comparison: each run built its clients before its clock started and reused them "
@@ -54,6 +62,10 @@ def describe_mode(run: Run[Any]) -> str:
         return "sync clients, one after another, in a worker thread"
     if run.mode == "async":
         return "async clients, all at once on the event loop"
+    if run.mode == "blocking":
+        return (
+            "sync clients called straight from async tasks, no to_thread: each one holds the loop"
+        )
     if run.mode == "threads":
         return (
             f"sync clients on {run.pool_size} threads, the size of asyncio.to_thread's default pool"
@@ -87,7 +99,31 @@ def run_table(run: Run[Result]) -> str:
         f"  wall {secs(run.wall_s)}   ideal {secs(run.ideal_s)}   overhead "
         + ("-" if overhead is None else f"{overhead * 1000:.0f} ms")
     )
+    lag = loop_lag_line(run)
+    if lag:
+        lines.append(f"  {lag}")
     return "\n".join(lines)
+
+
+def stall_words(run: Run[Any]) -> str:
+    """`the loop was stalled 5.9 s of 6.1 s`, or "" when the run was not measured."""
+    lag, wall = run.loop_lag, run.wall_s
+    if lag is None or wall is None:
+        return ""
+    return f"the loop was stalled {lag.stalled_s:.1f} s of {wall:.1f} s"
+
+
+def loop_lag_line(run: Run[Any]) -> str:
+    """The measured lag of the loop the run's tasks ran on (the worker loop for blocking)."""
+    lag = run.loop_lag
+    if lag is None:
+        return ""
+    line = f"loop lag max {lag.max_s * 1000:.0f} ms · p99 {lag.p99_s * 1000:.0f} ms · "
+    line += stall_words(run)
+    if lag.waiting_at_peak:
+        waited = "task" if lag.waiting_at_peak == 1 else "tasks"
+        line += f" · {lag.waiting_at_peak} {waited} waiting at the peak"
+    return line
 
 
 def answers(run: Run[Result]) -> str:
@@ -113,12 +149,31 @@ def conclusion(runs: Sequence[Run[Any]]) -> str:
         return f"No speedup: {no_speedup_reason(runs)}"
     sync = next(r for r in runs if r.mode == "sync")
     other = next(r for r in runs if r.mode == "async")
-    lines = [f"Sync Time: {sync.wall_s:.2f}s", f"Async Time: {other.wall_s:.2f}s"]
+    lines = [f"Sync Time: {sync.wall_s:.2f}s"]
+    lines += [_against_sync(runs, run) for run in runs if run.mode not in ("sync", "async")]
+    lines.append(f"Async Time: {other.wall_s:.2f}s")
+    if len(runs) > 2:
+        lines[-1] += f" ({ratio:.2f}x vs sync)"
     if ratio > 1:
         lines.append(f"Conclusion: Async was {ratio:.2f}x faster!")
     else:
         lines.append("Conclusion: Async was not faster (overhead or network variance).")
     return "\n".join(lines)
+
+
+def _against_sync(runs: Sequence[Run[Any]], run: Run[Any]) -> str:
+    """`Blocking Time: 5.75s (1.00x vs sync; the loop was stalled 5.7 s of 5.8 s)`."""
+    name = run.mode.capitalize()
+    wall = "-" if run.wall_s is None else f"{run.wall_s:.2f}s"
+    ratio = speedup_vs_sync(runs, run)
+    versus = (
+        f"{ratio:.2f}x vs sync"
+        if ratio is not None
+        else f"no speedup: {no_speedup_vs_sync_reason(runs, run)}"
+    )
+    if run.mode == "blocking" and stall_words(run):
+        versus += f"; {stall_words(run)}"
+    return f"{name} Time: {wall} ({versus})"
 
 
 def full_report(runs: Sequence[Run[Result]]) -> str:

@@ -38,6 +38,10 @@ FINAL = {
     State.CANCELLED: Style(color="#8a8a8a"),
 }
 DIM = Style(dim=True)
+# A blocking run's task that exists but waits for the loop another task holds.
+BLOCKED = Style(color="#af5f5f")
+STALL = Style(color="#ff5f5f")
+SPARK = " ▁▂▃▄▅▆▇█"
 # Not amber: amber means waiting.
 CRITICAL = Style(color="#d787ff", bold=True)
 BOLD = Style(bold=True)
@@ -76,6 +80,21 @@ def _kind(run: Run) -> tuple[str, tuple[str, ...]]:
 def _label(result: Result) -> str:
     """A model's spec, or a pipeline step's name."""
     return result.label
+
+
+def _stall_words(run: Run) -> str:
+    lag, wall = run.loop_lag, run.wall_s
+    if lag is None or wall is None:
+        return ""
+    return f"the loop was stalled {lag.stalled_s:.1f} s of {wall:.1f} s"
+
+
+def _traced(run: Run) -> bool:
+    """A blocking run, or one whose loop was held a tenth of its time, gets a lag trace."""
+    lag, wall = run.loop_lag, run.wall_s
+    if lag is None or not lag.stalls or not wall:
+        return False
+    return run.mode == "blocking" or lag.stalled_s >= 0.1 * wall
 
 
 def _fmt_ms(value: float | None) -> str:
@@ -196,7 +215,7 @@ class Timeline(LineView):
 
     def _build(self, now: float) -> None:
         width = self.size.width or 80
-        full_rows = 2 + sum(1 + len(e.run.results) for e in self.entries)
+        full_rows = 2 + sum(1 + len(e.run.results) + _traced(e.run) for e in self.entries)
         pair = self._pair()
         self.compact = bool(self.entries) and full_rows > self.budget()
         shown = pair if self.compact else [e.run for e in self.entries]
@@ -246,6 +265,9 @@ class Timeline(LineView):
                 on_path = result.label in critical
                 rows.append(self._bar(entry.run, result, now, label_w, bar_w, span, on_path))
                 keys.append((entry.number, result.source))
+            if _traced(entry.run):
+                rows.append(self._trace(entry.run, label_w, bar_w, span))
+                keys.append(None)
         if not self.entries:
             rows.append(Strip([Segment(" no runs yet: each run adds one bar per model", DIM)]))
             keys.append(None)
@@ -263,6 +285,8 @@ class Timeline(LineView):
             text = Text(f"{mark} " if mark else " ", style=BOLD)
             text.append(f"#{entry.number} {run.mode}", style=BOLD)
             text.append(f" {wall}" + (" cancelled" if run.cancelled else ""), style=DIM)
+            if run.mode == "blocking" and run.loop_lag is not None:
+                text.append(f" stalled {run.loop_lag.stalled_s:.1f} s", style=STALL)
             heads.append(Field(text, 0))
         rows = [_strip(fit(heads, self.size.width or 80, "   "))]
         keys: list[tuple[int, str] | None] = [None]
@@ -285,6 +309,10 @@ class Timeline(LineView):
             text = Text(glyph, style=style)
             text.append(name, style=DIM)
             fields.append(Field(text, rank))
+        if any(e.run.mode == "blocking" for e in self.entries):
+            text = Text("·", style=BLOCKED)
+            text.append(" task waits for the loop", style=DIM)
+            fields.append(Field(text, 1))
         if any(e.run.label for e in self.entries):
             fields.append(Field(Text("★ critical path", style=CRITICAL), 1))
         if clipped:
@@ -319,7 +347,10 @@ class Timeline(LineView):
         title = f" #{entry.number} {run.mode}" + (f" pipeline {pipeline}" if pipeline else "")
         if run.pool_size:
             title += f" (pool {run.pool_size})"
-        fields = [Field(Text(visible(title), style=BOLD), 0)]
+        stall = _stall_words(run) if run.mode == "blocking" and run.over else ""
+        fields = [Field(Text(visible(title) + (":" if stall else ""), style=BOLD), 0)]
+        if stall:
+            fields.append(field(stall + " ·", 1, "bold #ff5f5f"))
         if run.t0 is None:
             fields.append(field("preparing clients…", 1, "dim"))
         elif not run.over:
@@ -337,17 +368,26 @@ class Timeline(LineView):
     def _cells(run: Run, r: Result, now: float, bar_w: int, span: float) -> list[Style | None]:
         """Per cell of the bar: None (empty), or the style of what the model was doing."""
         t0 = run.t0
-        if t0 is None or r.start is None:
+        if t0 is not None and r.start is None and run.mode == "blocking" and not r.state.over:
+            r_start = now  # its task exists; its request has not begun: the loop is held
+        elif t0 is None or r.start is None:
             return []
-        start = r.start - t0
+        else:
+            r_start = r.start
+        start = r_start - t0
         first = None if r.first_token is None else r.first_token - t0
         end = (r.end if r.end is not None else now) - t0
         tail_style = FINAL.get(r.state, LIVE)
         cell = span / bar_w
+        # Blocking: every task was created at the start; its request began only when the
+        # loop came back to it.
+        before = BLOCKED if run.mode == "blocking" else None
         cells: list[Style | None] = []
         for i in range(bar_w):
             a, b = i * cell, (i + 1) * cell
-            if b <= start or a > end:
+            if b <= start:
+                cells.append(before)
+            elif a > end:
                 cells.append(None)
             elif first is not None and b > first and a <= end and end >= first:
                 cells.append(tail_style)
@@ -390,12 +430,32 @@ class Timeline(LineView):
         cells = cls._cells(run, r, now, bar_w, span)
         if not cells and (run.t0 is None or r.start is None):
             return Strip(segments)
-        glyphs = [
-            (" " if style is None else "█" if style is not WAITING else "░", style)
-            for style in cells
-        ]
+        glyphs = [(" " if style is None else _GLYPHS.get(style, "█"), style) for style in cells]
         return Strip(
             [*segments, *_merge(glyphs), Segment(" " + cls._duration(run, r, now, span), DIM)]
+        )
+
+    @staticmethod
+    def _trace(run: Run, label_w: int, bar_w: int, span: float) -> Strip:
+        """`loop stalled ▁▁███████████` under a run: how much of each cell the loop was held."""
+        lag, t0 = run.loop_lag, run.t0
+        assert lag is not None and t0 is not None
+        stalls = [(a - t0, b - t0) for a, b in lag.stalls]
+        cell = span / bar_w
+        chars = []
+        for i in range(bar_w):
+            a, b = i * cell, (i + 1) * cell
+            held = sum(max(0.0, min(b, y) - max(a, x)) for x, y in stalls) / cell
+            chars.append(SPARK[min(8, round(held * 8))])
+        trace = "".join(chars).rstrip()
+        room = label_w - 4
+        label = "   " + ("loop stalled" if room >= 12 else "stalled"[:room]).ljust(room) + " "
+        return Strip(
+            [
+                Segment(label, STALL),
+                Segment(trace, STALL),
+                Segment(f" {lag.stalled_s:.2f}s", DIM),
+            ]
         )
 
     @classmethod
@@ -431,6 +491,7 @@ class Timeline(LineView):
         return Strip([*segments, *_merge(glyphs), Segment(tail, DIM)])
 
 
+_GLYPHS = {WAITING: "░", BLOCKED: "·"}
 _CONSOLE: Console | None = None
 
 

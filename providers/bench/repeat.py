@@ -70,7 +70,11 @@ class RepeatBench:
                 elif result.state.over:
                     self.samples.append(Sample.of(result, run.mode, index))
             if run.wall_s is not None and not run.cancelled:
-                self.walls.append({"index": index, "mode": run.mode, "wall_s": run.wall_s})
+                wall: dict[str, Any] = {"index": index, "mode": run.mode, "wall_s": run.wall_s}
+                if run.loop_lag is not None:
+                    # How long the race's loop was held: the blocking mode's cost, per race.
+                    wall["loop_stalled_s"] = round(run.loop_lag.stalled_s, 6)
+                self.walls.append(wall)
         if all(run.over and not run.cancelled for run in race.runs):
             self.races_done += 1
             ratio = speedup(race.runs)

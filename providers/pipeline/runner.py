@@ -37,11 +37,15 @@ from providers.race import (
 from providers.record import Result, Run
 from providers.request import Request
 
-PIPELINE_MODES = ("sync", "async", "both")
+PIPELINE_MODES = ("sync", "async", "both", "blocking", "all")
+# Not `threads` nor `limit=N`: a step runs when its inputs are ready, so no pool or limit
+# is what decides a pipeline's shape; `all` is therefore sync, blocking and async.
+PIPELINE_SIDES = ("sync", "blocking", "async")
 
 
 def parse_pipeline_mode(text: str) -> Mode:
-    """Pipelines run in sync, async or both (sync first); other race modes do not apply."""
+    """Pipelines run in sync, async, both (sync first), blocking or all; threads and limit=N
+    do not apply."""
     raw = text.strip().lower()
     if raw not in PIPELINE_MODES:
         choices = ", ".join(PIPELINE_MODES)
@@ -158,16 +162,20 @@ class PipelineRunner(Runner[PipelinePass]):
                 concurrent=side.concurrent,
                 pipeline=pipeline.name,
             )
-            for side in self.mode.sides()
+            for side in self.sides()
         ]
         super().__init__(self.mode, runs, self.adapters.values())
+
+    def sides(self) -> tuple[Mode, ...]:
+        return tuple(side for side in self.mode.sides() if side.name in PIPELINE_SIDES)
 
     def _side_over(self, run: PipelinePass) -> None:
         run.mark_critical()
 
     async def _prepare(self, side: Mode, run: PipelinePass) -> None:
         timeout = _client_timeout(self.pipeline)
-        await prepare_clients(self.adapters.values(), not side.concurrent, timeout)
+        sync_clients = side.name in ("sync", "blocking")
+        await prepare_clients(self.adapters.values(), sync_clients, timeout)
 
     # --- concurrent: a task per step, each awaiting exactly its inputs ---------------------
 
@@ -195,6 +203,11 @@ class PipelineRunner(Runner[PipelinePass]):
                 _skip(result, failed)
             elif self.cancelled:
                 result.cancel()
+            elif run.mode == "blocking":
+                # The mistake, on purpose: a blocking call straight from the step's task holds
+                # the loop, so steps that could overlap (retrievals) run one after another.
+                self._before_blocking()
+                self._execute_sync(step, run, result)
             else:
                 await self._execute_async(step, run, result)
         except asyncio.CancelledError:

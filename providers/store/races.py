@@ -17,6 +17,7 @@ from typing import Any
 
 from providers.environment import redact
 from providers.failures import FailureKind
+from providers.looplag import LoopLag
 from providers.record import Result, Run, State, document, speedup
 from providers.store import codec
 from providers.store.db import connect, default_path, failures_as_store_errors
@@ -137,6 +138,13 @@ def _result_row(run_id: int, position: int, t0: float, r: Result) -> tuple[objec
     )
 
 
+def _run_extra(run: Run) -> str | None:
+    """A run's measurements that have no column of their own, as `Run.to_json` shows them."""
+    if run.loop_lag is None:
+        return None
+    return json.dumps({"loop_lag": run.loop_lag.to_json(run.t0 or 0.0)})
+
+
 def _insert(conn: sqlite3.Connection, race: StoredRace) -> int:
     cur = conn.execute(
         "INSERT INTO races (created, kind, prompt, system, settings, mode, models, parent_id,"
@@ -158,7 +166,8 @@ def _insert(conn: sqlite3.Connection, race: StoredRace) -> int:
     for position, run in enumerate(race.runs):
         cur = conn.execute(
             "INSERT INTO runs (race_id, position, mode, concurrent, pool_size, slot_limit,"
-            " wall_s, ideal_s, overhead_s, cancelled) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " wall_s, ideal_s, overhead_s, cancelled, extra)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 race_id,
                 position,
@@ -170,6 +179,7 @@ def _insert(conn: sqlite3.Connection, race: StoredRace) -> int:
                 run.ideal_s,
                 run.overhead_s,
                 int(run.cancelled),
+                _run_extra(run),
             ),
         )
         run_id = int(cur.lastrowid or 0)
@@ -272,6 +282,9 @@ def _run(conn: sqlite3.Connection, row: sqlite3.Row, kind: str, pipeline: str | 
         "limit": row["slot_limit"],
         "cancelled": bool(row["cancelled"]),
     }
+    extra = json.loads(row["extra"]) if row["extra"] else {}
+    if isinstance(extra.get("loop_lag"), dict):
+        fields["loop_lag"] = LoopLag.from_json(extra["loop_lag"])
     if kind == "pipeline":
         from providers.pipeline.runner import PipelinePass
 

@@ -93,7 +93,12 @@ CREATE TABLE bench (
 CREATE INDEX races_by_created ON races(created);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+# Version 3: what a run measured beyond its columns, as JSON (e.g. its loop's lag).
+_V3 = """
+ALTER TABLE runs ADD COLUMN extra TEXT;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 LATEST = len(MIGRATIONS)
 
 
