@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # the store is imported only by the commands that use it
     from providers.config import Config
     from providers.store import StoredRace, Summary
 
-COMMANDS = ("history", "show", "export", "delete")
+COMMANDS = ("history", "show", "export", "delete", "replay")
 EXCERPT = 40
 
 
@@ -39,13 +39,21 @@ def add_commands(commands: Any) -> None:
     how.add_argument("--json", action="store_true", help="the race's `run --json` document")
     how.add_argument("--markdown", action="store_true", help="the Markdown export")
 
-    exp = commands.add_parser("export", help="a stored race as JSON, Markdown or HTML")
+    exp = commands.add_parser("export", help="a stored race as JSON, Markdown, HTML or SVG")
     exp.add_argument("id", type=int, metavar="ID")
-    exp.add_argument("--format", required=True, choices=("json", "md", "html"))
+    exp.add_argument("--format", required=True, choices=("json", "md", "html", "svg"))
     exp.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
 
     rm = commands.add_parser("delete", help="delete stored races")
     rm.add_argument("ids", type=int, nargs="+", metavar="ID")
+
+    rep = commands.add_parser(
+        "replay",
+        help="the dashboard, ready to replay a stored race",
+        description="Open the dashboard with every model of stored race ID as replay:ID:SPEC "
+        "and its prompt in the prompt box: Enter replays the race at its recorded pace.",
+    )
+    rep.add_argument("id", type=int, metavar="ID")
 
 
 def add_no_save(parser: argparse.ArgumentParser) -> None:
@@ -62,6 +70,8 @@ def run_command(args: argparse.Namespace) -> int:
             return _show(args.id, as_json=args.json, markdown=args.markdown)
         if args.command == "export":
             return _export(args.id, args.format, args.output)
+        if args.command == "replay":
+            return _replay(args.id)
         return _delete(args.ids)
     except UnknownRace as exc:
         return _fail(f"no stored race has id {exc.args[0]} (see modelrace history)", EXIT_USAGE)
@@ -207,7 +217,12 @@ def _export(race_id: int, fmt: str, output: str | None) -> int:
     from providers.store.export import export
 
     race = load(race_id)
-    text = export(race, fmt)
+    if fmt == "svg":
+        from tui.timeline_svg import timeline_svg
+
+        text = timeline_svg(race.runs, title=f"modelrace race {race_id}")
+    else:
+        text = export(race, fmt)
     if output is None:
         print(text, end="" if text.endswith("\n") else "\n")
         return EXIT_OK
@@ -218,6 +233,23 @@ def _export(race_id: int, fmt: str, output: str | None) -> int:
         reason = exc.strerror or str(exc)
         return _fail(f"cannot write {output}: {reason}", EXIT_USAGE)
     return EXIT_OK
+
+
+def _replay(race_id: int) -> int:
+    """The dashboard with the race's models as replays and its prompt ready to send."""
+    from providers.config import load_config
+    from providers.store import load
+    from tui.cli import expand_replays
+
+    race = load(race_id)
+    if race.kind != "race":
+        return _fail(f"stored race {race_id} is a pipeline pass; only races replay", EXIT_USAGE)
+    specs = expand_replays([f"replay:{race_id}"])
+    from tui.app import ModelRaceApp
+
+    app = ModelRaceApp(specs, load_config(), mode=race.mode, prompt=race.prompt)
+    app.run()
+    return app.return_code or 0
 
 
 def _delete(ids: list[int]) -> int:
