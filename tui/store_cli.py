@@ -21,6 +21,7 @@ from tui.text import visible
 if TYPE_CHECKING:  # the store is imported only by the commands that use it
     from providers.config import Config
     from providers.store import StoredRace, Summary
+    from tui.app import ModelRaceApp
 
 COMMANDS = ("history", "show", "export", "delete", "replay")
 EXCERPT = 40
@@ -236,20 +237,24 @@ def _export(race_id: int, fmt: str, output: str | None) -> int:
 
 
 def _replay(race_id: int) -> int:
+    app = replay_app(race_id)
+    app.run()
+    return app.return_code or 0
+
+
+def replay_app(race_id: int, config: Config | None = None) -> ModelRaceApp:
     """The dashboard with the race's models as replays and its prompt ready to send."""
     from providers.config import load_config
     from providers.store import load
-    from tui.cli import expand_replays
+    from tui.app import ModelRaceApp
+    from tui.cli import UsageError, expand_replays
 
     race = load(race_id)
     if race.kind != "race":
-        return _fail(f"stored race {race_id} is a pipeline pass; only races replay", EXIT_USAGE)
+        raise UsageError(f"stored race {race_id} is a pipeline pass; only races replay")
     specs = expand_replays([f"replay:{race_id}"])
-    from tui.app import ModelRaceApp
-
-    app = ModelRaceApp(specs, load_config(), mode=race.mode, prompt=race.prompt)
-    app.run()
-    return app.return_code or 0
+    config = load_config() if config is None else config
+    return ModelRaceApp(specs, config, mode=race.mode, prompt=race.prompt)
 
 
 def _delete(ids: list[int]) -> int:
