@@ -10,6 +10,7 @@ simulator play it, the shared child process or a standalone `modelrace sim`.
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import json
 import urllib.request
@@ -19,14 +20,17 @@ from typing import Any
 
 from providers.adapters.sim_adapter import SimAdapter
 from providers.base import AsyncPieces, Pieces
-from providers.events import Event, Failed
+from providers.events import Event, Failed, Started
 from providers.failures import FailureKind
 from providers.request import Request
+from providers.sim.replay import STARTED_HEADER
 from providers.spec import Spec
 
 # A deadline of zero is no deadline: a recorded failure at 0 s is replayed at 1 ms.
 _MIN_DEADLINE_S = 0.001
 _REGISTER_TIMEOUT_S = 10.0
+# The Started stamp of the request being made in this thread or task.
+_started: contextvars.ContextVar[float | None] = contextvars.ContextVar("started", default=None)
 
 
 class ReplayAdapter(SimAdapter):
@@ -87,7 +91,7 @@ class ReplayAdapter(SimAdapter):
             return str(json.loads(answer.read())["model"])
 
     def _player(self, concurrent: bool) -> SimAdapter:
-        return SimAdapter(Spec("sim", self._names[concurrent]))
+        return _Player(Spec("sim", self._names[concurrent]))
 
     def pieces_sync(self, client: Any, request: Request) -> Pieces:
         return self._player(False).pieces_sync(client, request)
@@ -125,13 +129,34 @@ class ReplayAdapter(SimAdapter):
         replayed, convert = self._replayed(request, concurrent=False)
         with closing(super().stream_sync(replayed, cancel)) as events:
             for event in events:
+                if isinstance(event, Started):
+                    _started.set(event.t)
                 yield convert(event)
 
     async def stream_async(self, request: Request) -> AsyncIterator[Event]:
         replayed, convert = self._replayed(request, concurrent=True)
         async with aclosing(super().stream_async(replayed)) as events:  # type: ignore[type-var]
             async for event in events:
+                if isinstance(event, Started):
+                    _started.set(event.t)
                 yield convert(event)
+
+
+class _Player(SimAdapter):
+    """Streams a registered recording; tells the simulator when the request started.
+
+    The recorded offsets count from the recorded request's start, as seen by the client. On
+    the same machine the simulator reads the same monotonic clock and counts from that start
+    too, so the replay does not add its own request's trip to times that already hold one;
+    elsewhere it counts from when the request arrived (providers/sim/replay.py).
+    """
+
+    def _params(self, request: Request) -> dict[str, Any]:
+        params = super()._params(request)
+        started = _started.get()
+        if started is not None:
+            params["extra_headers"] = {STARTED_HEADER: f"{started:.6f}"}
+        return params
 
 
 def _same(event: Event) -> Event:

@@ -26,6 +26,10 @@ PREFIX = "replay-"
 FAULTS = (None, "http", "drop", "malformed", "stall")
 # Registered recordings a server keeps, oldest forgotten first.
 KEEP = 512
+# The client's monotonic clock when its request started (see `start_of`).
+STARTED_HEADER = "X-Modelrace-Started"
+# A start stamp further back than this is not the same clock (or not the same machine).
+_PLAUSIBLE_S = 1.0
 
 
 class BadRecording(ValueError):
@@ -110,6 +114,22 @@ class Recordings:
 
     def get(self, name: str) -> Recording | None:
         return self._by_name.get(name)
+
+
+def start_of(header: str | None, arrived: float) -> float:
+    """When to count a replay's offsets from: the client's own start when its stamp is on
+    this machine's monotonic clock (the loop's clock), else the request's arrival.
+
+    Recorded offsets count from the client's start, so counting from the arrival would add
+    this request's own trip to times that already hold the recorded one's.
+    """
+    try:
+        started = float(header) if header else None
+    except ValueError:
+        return arrived
+    if started is None or not 0 <= arrived - started <= _PLAUSIBLE_S:
+        return arrived
+    return started
 
 
 def is_replay(model: str) -> bool:

@@ -406,6 +406,8 @@ async def _route(
     except wire.BadRequest as exc:
         await conn.send(exc.status, wire.error_body(api, exc.status, exc.message))
         return
+    if replay.is_replay(req.model):
+        t0 = replay.start_of(headers.get(replay.STARTED_HEADER.lower()), t0)
     await _queued(conn, req, t0, _presented_key(headers))
 
 
