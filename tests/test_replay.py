@@ -171,3 +171,41 @@ async def test_replay_opens_the_dashboard_with_the_prompt_ready(recorded: dict, 
         texts = [r.text for run in app.race.runs for r in run.results]  # type: ignore[union-attr]
     expected = [r["text"] for run in recorded["runs"] for r in run["results"]]
     assert texts == expected
+
+
+def _first_chunk_after(sim_url: str, model: str, started: str | None) -> float:
+    """Seconds from sending a chat request for `model` until its first text chunk arrives."""
+    import http.client
+    import time
+    from urllib.parse import urlsplit
+
+    host = urlsplit(sim_url)
+    conn = http.client.HTTPConnection(host.hostname, host.port, timeout=10)
+    body = {"model": model, "stream": True, "messages": [{"role": "user", "content": "x"}]}
+    headers = {"Content-Type": "application/json"}
+    if started is not None:
+        headers["X-Modelrace-Started"] = started
+    sent = time.monotonic()
+    conn.request("POST", "/v1/chat/completions", json.dumps(body), headers)
+    response = conn.getresponse()
+    while b'"content":"hello"' not in response.readline():
+        pass
+    conn.close()
+    return time.monotonic() - sent
+
+
+def test_replay_counts_from_the_clients_start_only_on_the_same_clock(sim_url: str):
+    import time
+
+    recording = json.dumps({"chunks": [[0.4, "hello"]], "end_s": 0.4}).encode()
+    register = urllib.request.Request(f"{sim_url}/v1/replays", data=recording, method="POST")
+    with urllib.request.urlopen(register, timeout=5) as answer:
+        model = json.loads(answer.read())["model"]
+
+    plain = _first_chunk_after(sim_url, model, None)
+    other_clock = _first_chunk_after(sim_url, model, "12.5")
+    # The client started 0.3 s before it sent: only 0.1 s of the recorded 0.4 s are left.
+    same_clock = _first_chunk_after(sim_url, model, f"{time.monotonic() - 0.3:.6f}")
+
+    assert plain >= 0.4 and other_clock >= 0.4
+    assert same_clock < 0.3

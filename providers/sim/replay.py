@@ -11,6 +11,9 @@ disk is touched on the server's loop.
      "usage": [input, output] | null,     # the API's own token counts, when it reported them
      "fault": null | "http" | "drop" | "malformed" | "stall",
      "status": int | null, "message": str | null}
+
+Offsets count from the request's arrival, or from the client's own start when it sends it
+(`X-Modelrace-Started`) on this machine's monotonic clock: see `start_of`.
 """
 
 from __future__ import annotations
