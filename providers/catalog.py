@@ -59,6 +59,8 @@ PROVIDERS: tuple[Provider, ...] = (
     ),
     Provider("sim", "providers.adapters.sim_adapter:SimAdapter"),
     Provider("local", "providers.adapters.local_adapter:LocalAdapter"),
+    # `replay:ID[:SPEC]`: a stored race played back by the simulator (providers/store/replay.py).
+    Provider("replay", "providers.adapters.replay_adapter:ReplayAdapter"),
 )
 
 BY_NAME: dict[str, Provider] = {p.name: p for p in PROVIDERS}

@@ -201,3 +201,51 @@ def test_keep_runs_keeps_only_the_newest_races(
     rows = json.loads(modelrace("history", "--json", sim=sim_env).stdout)
 
     assert [(row["id"], row["prompt"]) for row in rows] == [(3, "three"), (2, "two")]
+
+
+def _svg_rows(svg: str) -> list[str]:
+    """The picture's rows as text: each <text> placed at its column of its terminal line."""
+    import html
+    import re
+
+    found = re.findall(
+        r'<text [^>]*x="([\d.]+)"[^>]*clip-path="url\(#[\w-]+-line-(\d+)\)"[^>]*>(.*?)</text>', svg
+    )
+    rows: dict[int, dict[int, str]] = {}
+    for x, line, content in found:
+        cells = rows.setdefault(int(line), {})
+        for offset, char in enumerate(html.unescape(content).replace("\xa0", " ")):
+            cells[round(float(x) / 12.2) + offset] = char
+    return [
+        "".join(cells.get(i, " ") for i in range(max(cells) + 1)).rstrip()
+        for _, cells in sorted(rows.items())
+    ]
+
+
+def test_export_svg_is_the_dashboard_timeline(sim_env: str, db: Path, tmp_path: Path):
+    specs = ("sim:fast,tokens=12", "sim:slow,tokens=5,ttft=0.1", "sim:error")
+    ran = modelrace("run", PROMPT, *[a for s in specs for a in ("-m", s)], sim=sim_env)
+    assert ran.returncode == 1, ran.stderr  # sim:error failed, as intended
+    picture = tmp_path / "t.svg"
+
+    to_file = modelrace("export", "1", "--format", "svg", "-o", str(picture), sim=sim_env)
+    to_stdout = modelrace("export", "1", "--format", "svg", sim=sim_env)
+
+    assert to_file.returncode == 0 and to_stdout.returncode == 0, to_file.stderr
+    svg = picture.read_text()
+    assert to_stdout.stdout == svg
+    root = ET.fromstring(svg)
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    rows = _svg_rows(svg)
+    sync = next(i for i, row in enumerate(rows) if row.strip().startswith("#1 sync"))
+    run_async = next(i for i, row in enumerate(rows) if row.strip().startswith("#2 async"))
+    for offset, spec in enumerate(specs, 1):
+        # One bar per model on each side, labelled with its spec, its time at the end.
+        assert rows[sync + offset].split()[0] == spec, rows
+        assert rows[run_async + offset].split()[0] == spec, rows
+    assert rows[sync + 3].endswith("s✗") and "speedup sync ÷ async" in rows[-1]
+    assert "time" in rows[1] and "0s" in rows[1]
+
+    _one_line_error(modelrace("export", "4", "--format", "svg", sim=sim_env), 2, "id 4")
+    out = modelrace("export", "1", "--format", "svg", "-o", str(tmp_path / "no/x"), sim=sim_env)
+    _one_line_error(out, 2, "cannot write")

@@ -118,6 +118,7 @@ class ModelRaceApp(App[int]):
         *,
         history: PromptHistory | None = None,
         mode: str = "both",
+        prompt: str = "",
     ) -> None:
         super().__init__()
         self.config = config or Config()
@@ -146,6 +147,7 @@ class ModelRaceApp(App[int]):
         self._frozen_modules = 0
         self.timeline = Timeline(id="timeline")
         self.prompt_box = PromptBox(self.history, id="prompt")
+        self.prompt_box.text = prompt  # ready to send, e.g. a stored race's (`modelrace replay`)
         self.grid = PanelGrid(id="panels")
         self.bar = FieldLine(id="summary")
         self.run_state = IDLE_HINT

@@ -265,13 +265,26 @@ def resolve_specs(given: Sequence[str] | None, config: Config, *, strict: bool =
     from providers.defaults import default_specs
     from providers.registry import make_adapter
 
-    specs = list(given) if given else default_specs(config)
+    specs = expand_replays(list(given) if given else default_specs(config))
     for spec in specs:
         parsed = parse_spec(spec, config)
         problem = make_adapter(parsed, config).spec_problem() if strict else None
         if problem:
             raise UsageError(f"{quote(spec)}: {problem}")
     return specs
+
+
+def expand_replays(specs: list[str]) -> list[str]:
+    """`replay:ID` becomes one `replay:ID:SPEC` per model of stored race ID."""
+    if not any(s.strip().lower().startswith("replay:") for s in specs):
+        return specs
+    from providers.store import StoreError
+    from providers.store.replay import ReplayError, expand
+
+    try:
+        return expand(specs)
+    except (ReplayError, StoreError) as exc:
+        raise UsageError(str(exc)) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

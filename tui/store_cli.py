@@ -20,8 +20,9 @@ from tui.text import visible
 if TYPE_CHECKING:  # the store is imported only by the commands that use it
     from providers.config import Config
     from providers.store import StoredRace, Summary
+    from tui.app import ModelRaceApp
 
-COMMANDS = ("history", "show", "export", "delete")
+COMMANDS = ("history", "show", "export", "delete", "replay")
 EXCERPT = 40
 
 
@@ -38,13 +39,21 @@ def add_commands(commands: Any) -> None:
     how.add_argument("--json", action="store_true", help="the race's `run --json` document")
     how.add_argument("--markdown", action="store_true", help="the Markdown export")
 
-    exp = commands.add_parser("export", help="a stored race as JSON, Markdown or HTML")
+    exp = commands.add_parser("export", help="a stored race as JSON, Markdown, HTML or SVG")
     exp.add_argument("id", type=int, metavar="ID")
-    exp.add_argument("--format", required=True, choices=("json", "md", "html"))
+    exp.add_argument("--format", required=True, choices=("json", "md", "html", "svg"))
     exp.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
 
     rm = commands.add_parser("delete", help="delete stored races")
     rm.add_argument("ids", type=int, nargs="+", metavar="ID")
+
+    rep = commands.add_parser(
+        "replay",
+        help="the dashboard, ready to replay a stored race",
+        description="Open the dashboard with every model of stored race ID as replay:ID:SPEC "
+        "and its prompt in the prompt box: Enter replays the race at its recorded pace.",
+    )
+    rep.add_argument("id", type=int, metavar="ID")
 
 
 def add_no_save(parser: argparse.ArgumentParser) -> None:
@@ -61,6 +70,8 @@ def run_command(args: argparse.Namespace) -> int:
             return _show(args.id, as_json=args.json, markdown=args.markdown)
         if args.command == "export":
             return _export(args.id, args.format, args.output)
+        if args.command == "replay":
+            return _replay(args.id)
         return _delete(args.ids)
     except UnknownRace as exc:
         return _fail(f"no stored race has id {exc.args[0]} (see modelrace history)", EXIT_USAGE)
@@ -207,7 +218,12 @@ def _export(race_id: int, fmt: str, output: str | None) -> int:
     from providers.store.export import export
 
     race = load(race_id)
-    text = export(race, fmt)
+    if fmt == "svg":
+        from tui.timeline_svg import timeline_svg
+
+        text = timeline_svg(race.runs, title=f"modelrace race {race_id}")
+    else:
+        text = export(race, fmt)
     if output is None:
         print(text, end="" if text.endswith("\n") else "\n")
         return EXIT_OK
@@ -218,6 +234,27 @@ def _export(race_id: int, fmt: str, output: str | None) -> int:
         reason = exc.strerror or str(exc)
         return _fail(f"cannot write {output}: {reason}", EXIT_USAGE)
     return EXIT_OK
+
+
+def _replay(race_id: int) -> int:
+    app = replay_app(race_id)
+    app.run()
+    return app.return_code or 0
+
+
+def replay_app(race_id: int, config: Config | None = None) -> ModelRaceApp:
+    """The dashboard with the race's models as replays and its prompt ready to send."""
+    from providers.config import load_config
+    from providers.store import load
+    from tui.app import ModelRaceApp
+    from tui.cli import UsageError, expand_replays
+
+    race = load(race_id)
+    if race.kind != "race":
+        raise UsageError(f"stored race {race_id} is a pipeline pass; only races replay")
+    specs = expand_replays([f"replay:{race_id}"])
+    config = load_config() if config is None else config
+    return ModelRaceApp(specs, config, mode=race.mode, prompt=race.prompt)
 
 
 def _delete(ids: list[int]) -> int:

@@ -20,8 +20,8 @@ from collections.abc import Callable, Iterator
 from email.utils import formatdate
 from urllib.parse import unquote, urlsplit
 
-from . import wire
-from .profiles import PROFILES, Profile, SimError, profile_for
+from . import replay, wire
+from .profiles import MAX_SECONDS, PROFILES, Profile, SimError, profile_for
 from .text import Answer, rng_for
 
 _REASONS = {
@@ -44,6 +44,8 @@ _GEMINI_PATH = re.compile(
 )
 # POST routes that generate an answer (Gemini's are matched by _GEMINI_PATH).
 MODEL_ROUTES = ("/v1/chat/completions", "/v1/completions", "/v1/messages", "/api/chat")
+# POST a recording here to get the model name that replays it (providers/sim/replay.py).
+REPLAY_ROUTE = "/v1/replays"
 _MAX_BODY = 16 * 1024 * 1024
 _LOG_SIZE = 10_000
 _POLL_S = 0.1
@@ -141,6 +143,14 @@ def schedule(p: Profile, model: str, prompt: str, t0: float, draw: int = 0) -> I
 
 
 async def _chat(conn: _Conn, req: wire.ChatRequest, t0: float, key: str = "") -> None:
+    if replay.is_replay(req.model):
+        recording = _state().replays.get(req.model)
+        if recording is None:
+            message = f"unknown replay {req.model!r} (register it with POST {REPLAY_ROUTE})"
+            await conn.send(404, wire.error_body(req.api, 404, message))
+            return
+        await _play(conn, req, t0, recording)
+        return
     try:
         p = profile_for(req.model)
     except SimError as exc:
@@ -184,12 +194,60 @@ async def _chat(conn: _Conn, req: wire.ChatRequest, t0: float, key: str = "") ->
     await conn.finish_chunked()
 
 
+async def _play(conn: _Conn, req: wire.ChatRequest, t0: float, rec: replay.Recording) -> None:
+    """A recording, piece by piece at its recorded offsets, ending (or failing) on time."""
+    if rec.fault == "http" and not rec.chunks:
+        assert rec.status is not None
+        await conn.sleep_until(t0 + rec.end_s)
+        message = rec.message or wire.fault_message(rec.status)
+        await conn.send(rec.status, wire.error_body(req.api, rec.status, message))
+        return
+    if rec.usage is not None:
+        req.input_tokens = rec.usage[0] or 0
+    else:
+        req.include_usage = False  # the recorded API reported no usage: neither do we
+    out = len(rec.chunks) if rec.usage is None or rec.usage[1] is None else rec.usage[1]
+    fmt = wire.FORMATS[req.api](req)
+    if not req.stream:
+        await conn.sleep_until(t0 + rec.end_s)
+        if rec.fault is not None:
+            await conn.drop()
+        await conn.send(200, fmt.body("".join(t for _, t in rec.chunks), out, "stop"))
+        return
+    await conn.head(200, fmt.content_type, None)
+    for event in fmt.preamble():
+        await conn.write(event)
+    last = len(rec.chunks) - 1
+    for index, (offset, text) in enumerate(rec.chunks):
+        await conn.sleep_until(t0 + offset)
+        if index == 0:
+            for event in fmt.first():
+                await conn.write(event)
+        final = index == last and rec.fault is None
+        for event in fmt.delta(text, final, index + 1, "stop"):
+            await conn.write(event)
+    await conn.sleep_until(t0 + rec.end_s)
+    if rec.fault == "malformed":
+        await conn.write(fmt.malformed)
+        await conn.finish_chunked()
+        raise _Closed
+    if rec.fault == "stall":
+        await conn.sleep_until(t0 + rec.end_s + MAX_SECONDS)  # until the client gives up
+    if rec.fault is not None:  # a drop, or an HTTP error that came after text had
+        await conn.drop()
+    for event in fmt.end(out, "stop"):
+        await conn.write(event)
+    await conn.finish_chunked()
+
+
 class _LoopState:
-    """What one server remembers between requests: repeat counts and `slots=K` queues."""
+    """What one server remembers between requests: repeat counts, `slots=K` queues and the
+    recordings it was given to replay."""
 
     def __init__(self) -> None:
         self.draws: dict[tuple[str, str], int] = {}
         self.gates: dict[str, asyncio.Semaphore] = {}
+        self.replays = replay.Recordings()
 
     def draw(self, model: str, prompt: str) -> int:
         if len(self.draws) > 10_000:
@@ -315,6 +373,14 @@ async def _route(
         await conn.send(405, wire.error_body(api, 405, f"method {method} not allowed"))
         return
 
+    if path == REPLAY_ROUTE:
+        try:
+            name = _state().replays.add(body)
+        except replay.BadRecording as exc:
+            await conn.send(400, wire.error_body(api, 400, str(exc)))
+            return
+        await conn.send(200, json.dumps({"model": name}).encode())
+        return
     gem = _GEMINI_PATH.match(path)
     if path not in MODEL_ROUTES and not gem:
         await _unknown_route(conn, api, method, path)
@@ -340,6 +406,8 @@ async def _route(
     except wire.BadRequest as exc:
         await conn.send(exc.status, wire.error_body(api, exc.status, exc.message))
         return
+    if replay.is_replay(req.model):
+        t0 = replay.start_of(headers.get(replay.STARTED_HEADER.lower()), t0)
     await _queued(conn, req, t0, _presented_key(headers))
 
 
