@@ -240,3 +240,39 @@ def _read(fd: int) -> bytes:
         return os.read(fd, 4096)
     except OSError:  # EIO: the child closed the terminal
         return b""
+
+
+def test_a_stored_bench_round_trips_through_show_json(sim_env: str):
+    code, doc, err = bench_json("-m", QUICK, "--repeat", "2", "--mode", "both", sim=sim_env)
+    assert code == 0, err
+
+    listed = modelrace("history", "--bench", "--json", sim=sim_env)
+    rows = json.loads(listed.stdout)
+    assert [(r["id"], r["bench"], r["samples"]) for r in rows] == [("b1", "repeat", 4)]
+    shown = modelrace("show", "b1", "--json", sim=sim_env)
+    assert shown.returncode == 0, shown.stderr
+    stored = json.loads(shown.stdout)
+    assert stored.pop("id") == "b1"
+    assert stored == doc
+    report = modelrace("show", "b1", sim=sim_env).stdout
+    assert "speedup (sync wall / async wall): median" in report and QUICK in report
+
+
+def test_an_interrupted_sweep_is_stored_and_no_save_keeps_nothing(sim_env: str):
+    code, _, _ = interrupted(
+        "bench", PROMPT, "-m", QUICK, "--concurrency", "1,2,4", "--duration", "2",
+        sim=sim_env, after=3.5,
+    )  # fmt: skip
+    assert code == 130
+    again = modelrace("bench", PROMPT, "-m", QUICK, "--repeat", "1", "--no-save", sim=sim_env)
+    assert again.returncode == 0, again.stderr
+
+    table = modelrace("history", "--bench", sim=sim_env).stdout
+    assert "sweep to 4 (interrupted)" in table and table.count("\n") == 2, table
+    shown = modelrace("show", "b1", sim=sim_env).stdout
+    assert "interrupted" in shown.splitlines()[0]
+    assert "concurrency sweep: closed loop" in shown
+    doc = json.loads(modelrace("show", "b1", "--json", sim=sim_env).stdout)
+    assert doc["interrupted"] is True and doc["cells"][0]["samples"]
+    missing = modelrace("show", "b2", sim=sim_env)
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1, missing.stderr

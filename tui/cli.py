@@ -180,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_bench_arguments(bench, _SPEC_HELP)
     _add_settings(bench)
+    add_no_save(bench)
     return parser
 
 
