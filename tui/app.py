@@ -300,6 +300,7 @@ class ModelRaceApp(App[int]):
             temperature=s.temperature,
             max_tokens=s.max_tokens,
             timeout=s.timeout,
+            retries=s.retries,
         )
         stored = self.history.add(prompt)
         if stored is not None:
@@ -607,6 +608,8 @@ def settings_fields(settings: Settings) -> list[Field]:
         fields.append(field(f"max {settings.max_tokens} tokens", 5, "dim"))
     if settings.timeout is not None:
         fields.append(field(f"timeout {settings.timeout:g} s", 5, "dim"))
+    if settings.retries:
+        fields.append(field(f"retries {settings.retries}", 5, "dim"))
     if settings.system:
         fields.append(field("system prompt set", 6, "dim"))
     return fields

@@ -37,6 +37,10 @@ FINAL = {
     State.CANCELLED: Style(color="#8a8a8a"),
 }
 DIM = Style(dim=True)
+# `--retries`: an attempt that failed and was tried again, and the backoff before the next.
+RETRIED = Style(color="#ff875f")
+BACKOFF = Style(color="#6c6c6c")
+GLYPHS = {WAITING: "░", RETRIED: "▒", BACKOFF: "·"}
 # Not amber: amber means waiting.
 CRITICAL = Style(color="#d787ff", bold=True)
 BOLD = Style(bold=True)
@@ -278,6 +282,10 @@ class Timeline(LineView):
             text = Text(glyph, style=style)
             text.append(name, style=DIM)
             fields.append(Field(text, rank))
+        if any(r.failed_attempts for e in self.entries for r in e.run.results):
+            text = Text("▒" if not self.compact else "█", style=RETRIED)
+            text.append(" retried", style=DIM)
+            fields.append(Field(text, 1))
         if any(e.run.label for e in self.entries):
             fields.append(Field(Text("★ critical path", style=CRITICAL), 1))
         if clipped:
@@ -332,7 +340,10 @@ class Timeline(LineView):
         t0 = run.t0
         if t0 is None or r.start is None:
             return []
+        tried = [(a.start - t0, a.end - t0) for a in r.failed_attempts]
         start = r.start - t0
+        if tried and r.attempt_start is not None:
+            start = r.attempt_start - t0  # the attempt under way; earlier ones drawn below
         first = None if r.first_token is None else r.first_token - t0
         end = (r.end if r.end is not None else now) - t0
         tail_style = FINAL.get(r.state, LIVE)
@@ -340,7 +351,10 @@ class Timeline(LineView):
         cells: list[Style | None] = []
         for i in range(bar_w):
             a, b = i * cell, (i + 1) * cell
-            if b <= start or a > end:
+            if b <= start and tried and b > tried[0][0]:
+                failed = any(b > lo and a <= hi for lo, hi in tried)
+                cells.append(RETRIED if failed else BACKOFF)
+            elif b <= start or a > end:
                 cells.append(None)
             elif first is not None and b > first and a <= end and end >= first:
                 cells.append(tail_style)
@@ -356,6 +370,8 @@ class Timeline(LineView):
             return ""
         end = (r.end if r.end is not None else now) - run.t0
         mark = {State.FAILED: "✗", State.CANCELLED: "■"}.get(r.state, "")
+        if r.failed_attempts:
+            mark += f"↻{r.attempts}"
         clip = "»" if end > span * 1.001 else ""
         return f"{clip}{end - (r.start - run.t0):.2f}s{mark}"
 
@@ -383,10 +399,7 @@ class Timeline(LineView):
         cells = cls._cells(run, r, now, bar_w, span)
         if not cells and (run.t0 is None or r.start is None):
             return Strip(segments)
-        glyphs = [
-            (" " if style is None else "█" if style is not WAITING else "░", style)
-            for style in cells
-        ]
+        glyphs = [(" " if style is None else GLYPHS.get(style, "█"), style) for style in cells]
         return Strip(
             [*segments, *_merge(glyphs), Segment(" " + cls._duration(run, r, now, span), DIM)]
         )
