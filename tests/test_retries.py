@@ -158,3 +158,14 @@ async def test_the_timeline_draws_each_failed_attempt(sim_env: str, tmp_path) ->
         assert cells.index("▒") < cells.index("·") < cells.rindex("▒") < cells.index("█"), bar
         assert "✗" not in bar
         assert on_screen(app, "▒ retried")
+
+
+def test_the_text_report_says_how_many_attempts_and_the_time_lost(sim_env: str):
+    out = modelrace(
+        "run", PROMPT, "-m", flaky(115), "--mode", "async", "--retries", "2", "--no-save",
+        sim=sim_env,
+    )  # fmt: skip
+
+    assert out.returncode == 0, out.stderr
+    [line] = [line for line in out.stdout.splitlines() if line.startswith("  ↻ ")]
+    assert ": 3 attempts, 0." in line and "s lost to retries (HTTP 429" in line, line
