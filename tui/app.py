@@ -57,6 +57,7 @@ ACTION_HELP = {
     "copy_answer": "Copy the selected panel's answer (and save it to a file)",
     "help": "Every key and what the screen shows",
     "open_pipeline": "Run a pipeline file, the prompt box as its input",
+    "bench": "Concurrency sweep of the models with the prompt box's prompt, charts live",
     "quit": "Leave modelrace",
 }
 # Actions that act on the dashboard; they are off while a modal screen is open.
@@ -71,6 +72,7 @@ DASHBOARD_ACTIONS = {
     "copy_answer",
     "help",
     "open_pipeline",
+    "bench",
 }
 
 
@@ -96,6 +98,7 @@ class ModelRaceApp(App[int]):
         Binding("ctrl+n", "next_panel", "Next panel"),
         Binding("ctrl+g", "copy_answer", "Copy"),
         Binding("ctrl+o", "open_pipeline", "Pipeline"),
+        Binding("ctrl+b", "bench", "Bench", show=False),
         Binding("f1", "help", "Help"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
@@ -413,6 +416,27 @@ class ModelRaceApp(App[int]):
             self.notify("Settings saved.")
 
         self.push_screen(SettingsScreen(self.settings), apply)
+
+    def action_bench(self) -> None:
+        from tui.bench_screen import BenchScreen
+
+        prompt = self.prompt_box.text.strip() or self.last_prompt
+        if self.racing or not prompt or not self.enabled_specs:
+            why = "a run is streaming" if self.racing else "no prompt" if not prompt else ""
+            self.notify(
+                f"Bench needs a prompt, models and no run streaming ({why or 'no models'})."
+            )
+            return
+        s = self.settings
+        try:
+            adapters = [make_adapter(spec, self.config) for spec in self.enabled_specs]
+        except SpecError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return
+        request = Request(
+            prompt, s.system or None, s.temperature, s.max_tokens, s.timeout, s.retries
+        )
+        self.push_screen(BenchScreen(adapters, request))
 
     def action_models(self) -> None:
         if self.racing:
