@@ -276,3 +276,40 @@ def test_an_interrupted_sweep_is_stored_and_no_save_keeps_nothing(sim_env: str):
     assert doc["interrupted"] is True and doc["cells"][0]["samples"]
     missing = modelrace("show", "b2", sim=sim_env)
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1, missing.stderr
+
+
+async def test_the_dashboard_bench_screen_draws_the_sweep_live_and_keeps_it(
+    sim_env: str, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from screen import on_screen
+
+    from providers.store.benches import bench_history
+    from tui.app import ModelRaceApp
+    from tui.history import PromptHistory
+
+    def until(check, timeout: float = 20.0):  # type: ignore[no-untyped-def]
+        async def wait() -> None:
+            deadline = time.monotonic() + timeout
+            while not check():
+                assert time.monotonic() < deadline, "condition not met in time"
+                await pilot.pause(0.1)
+
+        return wait()
+
+    app = ModelRaceApp([QUICK], history=PromptHistory(tmp_path / "h"), mode="async")
+    async with app.run_test(size=(160, 50)) as pilot:
+        app.prompt_box.load_text(PROMPT)
+        await pilot.press("ctrl+b")
+        await until(lambda: on_screen(app, "Bench: concurrency sweep", "running"))
+        # The first level's figures arrive while the sweep still runs.
+        await until(lambda: on_screen(app, "output tokens/s against concurrency", "limit=1:"))
+        assert on_screen(app, "running")
+        await pilot.press("escape")
+        await until(lambda: on_screen(app, "stopped: what was measured is shown", "saved as b1"))
+        await pilot.press("escape")
+        await until(lambda: not on_screen(app, "Bench: concurrency sweep"))
+
+    [stored] = bench_history()
+    assert stored.interrupted and stored.kind == "concurrency" and stored.n_samples > 0
