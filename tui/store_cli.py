@@ -43,7 +43,7 @@ def add_commands(commands: Any) -> None:
     how.add_argument("--markdown", action="store_true", help="the Markdown export")
 
     exp = commands.add_parser("export", help="a stored race as JSON, Markdown or HTML")
-    exp.add_argument("id", type=int, metavar="ID")
+    exp.add_argument("id", type=_race_or_bench, metavar="ID")
     exp.add_argument("--format", required=True, choices=("json", "md", "html"))
     exp.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
 
@@ -68,6 +68,8 @@ def run_command(args: argparse.Namespace) -> int:
             return _show_bench(args.id, as_json=args.json, markdown=args.markdown)
         if args.command == "show":
             return _show(args.id, as_json=args.json, markdown=args.markdown)
+        if args.command == "export" and isinstance(args.id, str):
+            return _export_bench(args.id, args.format, args.output)
         if args.command == "export":
             return _export(args.id, args.format, args.output)
         return _delete(args.ids)
@@ -320,12 +322,26 @@ def _show_bench(text: str, *, as_json: bool, markdown: bool) -> int:
     return EXIT_OK
 
 
+def _export_bench(text: str, fmt: str, output: str | None) -> int:
+    import json
+
+    from providers.store.benches import load_bench, parse_id
+
+    bench = load_bench(parse_id(text) or 0)
+    if fmt != "json":
+        return _fail(f"a bench exports as json only, not {fmt}", EXIT_USAGE)
+    return _write(json.dumps(bench.to_json(), ensure_ascii=False), output)
+
+
 def _export(race_id: int, fmt: str, output: str | None) -> int:
     from providers.store import load
     from providers.store.export import export
 
     race = load(race_id)
-    text = export(race, fmt)
+    return _write(export(race, fmt), output)
+
+
+def _write(text: str, output: str | None) -> int:
     if output is None:
         print(text, end="" if text.endswith("\n") else "\n")
         return EXIT_OK
