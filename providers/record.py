@@ -166,17 +166,22 @@ class Result:
 
     @property
     def attempts(self) -> int:
-        """Requests sent: the failed ones that were retried, plus the last (0: none sent)."""
+        """Requests sent: the failed ones that were retried, plus the last (0: none sent;
+        stopped while waiting to retry, the retried ones only)."""
         if self.attempt_start is None or self.skipped:
             return 0
-        return len(self.failed_attempts) + 1
+        tried = self.failed_attempts
+        return len(tried) + (not tried or self.attempt_start > tried[-1].start)
 
     @property
     def retry_lost_s(self) -> float:
-        """Time the retried attempts cost: from the first attempt's start to the last's."""
+        """Time the retried attempts cost: from the first attempt's start to the last's (or
+        to the end, when it ended while waiting to retry)."""
         if not self.failed_attempts or self.start is None or self.attempt_start is None:
             return 0.0
-        return self.attempt_start - self.start
+        if self.attempts > len(self.failed_attempts):
+            return self.attempt_start - self.start
+        return (self.end if self.end is not None else self.attempt_start) - self.start
 
     @property
     def text(self) -> str:

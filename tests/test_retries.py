@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 
 import pytest
-from cli_helpers import modelrace
+from cli_helpers import interrupted, modelrace
 from screen import on_screen, screen_lines
 
 from tui.app import ModelRaceApp
@@ -169,3 +169,21 @@ def test_the_text_report_says_how_many_attempts_and_the_time_lost(sim_env: str):
     assert out.returncode == 0, out.stderr
     [line] = [line for line in out.stdout.splitlines() if line.startswith("  ↻ ")]
     assert ": 3 attempts, 0." in line and "s lost to retries (HTTP 429" in line, line
+
+
+def test_ctrl_c_while_waiting_to_retry_counts_only_the_attempts_sent(sim_env: str):
+    model = flaky(116).replace("retry_after=0.3", "retry_after=30")
+    code, stdout, _ = interrupted(
+        "run", PROMPT, "-m", model, "--mode", "async", "--retries", "3", "--json",
+        sim=sim_env, after=2.5,
+    )  # fmt: skip
+
+    assert code == 130
+    [result] = json.loads(stdout)["runs"][0]["results"]
+    assert (result["state"], result["attempts"], len(result["failed_attempts"])) == (
+        "cancelled",
+        1,
+        1,
+    )
+    # The time waited counts as lost: the wait had begun when Ctrl-C came.
+    assert result["retry_lost_s"] > result["failed_attempts"][0]["end_s"] - result["start_s"]

@@ -343,7 +343,9 @@ class Timeline(LineView):
         tried = [(a.start - t0, a.end - t0) for a in r.failed_attempts]
         start = r.start - t0
         if tried and r.attempt_start is not None:
-            start = r.attempt_start - t0  # the attempt under way; earlier ones drawn below
+            # The attempt under way (earlier ones drawn below); none when it ended waiting.
+            waited = r.attempts == len(tried)
+            start = tried[-1][1] if waited else r.attempt_start - t0
         first = None if r.first_token is None else r.first_token - t0
         end = (r.end if r.end is not None else now) - t0
         tail_style = FINAL.get(r.state, LIVE)
