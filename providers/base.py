@@ -195,8 +195,7 @@ class Adapter:
         from providers.retry import with_retries_sync
 
         def attempt() -> Generator[Event, None, None]:
-            if cancel is not None and cancel.is_set():
-                yield Started(time.perf_counter())
+            if cancel is not None and cancel.is_set():  # stopped while waiting: send nothing
                 yield Failed(time.perf_counter(), "cancelled", FailureKind.CANCELLED)
                 return
             yield from self._attempt_sync(request, cancel)
