@@ -171,10 +171,11 @@ def test_the_text_report_says_how_many_attempts_and_the_time_lost(sim_env: str):
     assert ": 3 attempts, 0." in line and "s lost to retries (HTTP 429" in line, line
 
 
-def test_ctrl_c_while_waiting_to_retry_counts_only_the_attempts_sent(sim_env: str):
-    model = flaky(116).replace("retry_after=0.3", "retry_after=30")
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_ctrl_c_while_waiting_to_retry_counts_only_the_attempts_sent(sim_env: str, mode: str):
+    model = flaky(116 if mode == "async" else 117).replace("retry_after=0.3", "retry_after=30")
     code, stdout, _ = interrupted(
-        "run", PROMPT, "-m", model, "--mode", "async", "--retries", "3", "--json",
+        "run", PROMPT, "-m", model, "--mode", mode, "--retries", "3", "--json",
         sim=sim_env, after=2.5,
     )  # fmt: skip
 
