@@ -19,7 +19,7 @@ import json
 import sys
 import threading
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Generator
+from collections.abc import AsyncGenerator, Generator
 from contextlib import aclosing, closing
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -185,7 +185,44 @@ class Adapter:
     def stream_sync(
         self, request: Request, cancel: threading.Event | None = None
     ) -> Generator[Event, None, None]:
-        """Events from the sync SDK client: real blocking I/O, as a sync run measures it."""
+        """Events from the sync SDK client: real blocking I/O, as a sync run measures it.
+
+        With `request.retries`, every attempt's events, a failed one ending in `Retrying`.
+        """
+        if not request.retries:
+            yield from self._attempt_sync(request, cancel)
+            return
+        from providers.retry import with_retries_sync
+
+        def attempt() -> Generator[Event, None, None]:
+            if cancel is not None and cancel.is_set():  # stopped while waiting: send nothing
+                yield Failed(time.perf_counter(), "cancelled", FailureKind.CANCELLED)
+                return
+            yield from self._attempt_sync(request, cancel)
+
+        yield from with_retries_sync(attempt, request.retries)
+
+    async def stream_async(self, request: Request) -> AsyncGenerator[Event, None]:
+        """Events from the async SDK client; cancelling the consumer cancels the request.
+
+        With `request.retries`, every attempt's events, a failed one ending in `Retrying`.
+        """
+        if not request.retries:
+            async with aclosing(self._attempt_async(request)) as events:
+                async for event in events:
+                    yield event
+            return
+        from providers.retry import with_retries_async
+
+        async with aclosing(
+            with_retries_async(lambda: self._attempt_async(request), request.retries)
+        ) as events:
+            async for event in events:
+                yield event
+
+    def _attempt_sync(
+        self, request: Request, cancel: threading.Event | None = None
+    ) -> Generator[Event, None, None]:
         self.prepare_sync(request.timeout)
         yield Started(time.perf_counter())
         if (failed := self._prepare_failed()) is not None:
@@ -217,8 +254,7 @@ class Adapter:
                 time.perf_counter(), INCOMPLETE, FailureKind.DROPPED
             )
 
-    async def stream_async(self, request: Request) -> AsyncIterator[Event]:
-        """Events from the async SDK client; cancelling the consumer cancels the request."""
+    async def _attempt_async(self, request: Request) -> AsyncGenerator[Event, None]:
         loop = asyncio.get_running_loop()
         await self.ready_async(request.timeout)
         yield Started(time.perf_counter())
@@ -317,7 +353,12 @@ def failure(
         message = _timeout_message(timeout)
     else:
         message = describe_error(exc, found)
-    return Failed(time.perf_counter(), message, found.kind, found.status)
+    after = None
+    if found.kind in (FailureKind.RATE_LIMITED, FailureKind.HTTP):
+        from providers.retry import retry_after
+
+        after = retry_after(exc)
+    return Failed(time.perf_counter(), message, found.kind, found.status, after)
 
 
 def classify_transport(exc: BaseException) -> Classified:

@@ -46,6 +46,19 @@ class Failed:
     error: str
     kind: FailureKind = FailureKind.OTHER
     status: int | None = None
+    # Seconds the server asked the client to wait (`Retry-After`), when it said.
+    retry_after: float | None = None
 
 
-Event = Started | TextDelta | Usage | Finished | Failed
+@dataclass(frozen=True, slots=True)
+class Retrying:
+    """An attempt failed before any text and another follows (`--retries`): the result
+    keeps it as a failed segment and goes on waiting; its clock still runs from the first."""
+
+    t: float
+    error: str
+    kind: FailureKind = FailureKind.OTHER
+    status: int | None = None
+
+
+Event = Started | TextDelta | Usage | Finished | Failed | Retrying

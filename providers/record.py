@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from providers.events import Event, Failed, Finished, Started, TextDelta, Usage
+from providers.events import Event, Failed, Finished, Retrying, Started, TextDelta, Usage
 from providers.failures import FailureKind
 from providers.looplag import LoopLag
 
@@ -33,6 +33,26 @@ class State(StrEnum):
     @property
     def over(self) -> bool:
         return self in (State.DONE, State.FAILED, State.CANCELLED)
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """A failed attempt that was tried again (`--retries`): a segment of its own."""
+
+    start: float
+    end: float
+    error: str
+    kind: FailureKind
+    status: int | None = None
+
+    def to_json(self, t0: float) -> dict[str, object]:
+        return {
+            "start_s": round(self.start - t0, 6),
+            "end_s": round(self.end - t0, 6),
+            "error": self.error,
+            "error_kind": str(self.kind),
+            "http_status": self.status,
+        }
 
 
 # Characters per token for an estimate when the API reports no usage.
@@ -59,6 +79,9 @@ class Result:
     end: float | None = None
     input_tokens: int | None = None
     reported_output_tokens: int | None = None
+    # Failed attempts before the current one, and when the current one started (retries).
+    failed_attempts: list[Attempt] = field(default_factory=list)
+    attempt_start: float | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     # --- transitions: the only writers of a result's state --------------------------------
@@ -75,8 +98,15 @@ class Result:
                 self.chunks.append(event.text)
                 self.chunk_times.append(event.t)
             elif isinstance(event, Started):
-                self.start = event.t
+                if self.start is None or not self.failed_attempts:
+                    self.start = event.t  # TTFT and e2e run from the first attempt
+                self.attempt_start = event.t
                 self.state = State.WAITING
+            elif isinstance(event, Retrying):
+                began = self.attempt_start if self.attempt_start is not None else event.t
+                self.failed_attempts.append(
+                    Attempt(began, event.t, event.error, event.kind, event.status)
+                )
             elif isinstance(event, Usage):
                 self.input_tokens = event.input_tokens
                 self.reported_output_tokens = event.output_tokens
@@ -134,6 +164,25 @@ class Result:
     @property
     def skipped(self) -> bool:
         return self.error_kind is FailureKind.SKIPPED
+
+    @property
+    def attempts(self) -> int:
+        """Requests sent: the failed ones that were retried, plus the last (0: none sent;
+        stopped while waiting to retry, the retried ones only)."""
+        if self.attempt_start is None or self.skipped:
+            return 0
+        tried = self.failed_attempts
+        return len(tried) + (not tried or self.attempt_start > tried[-1].start)
+
+    @property
+    def retry_lost_s(self) -> float:
+        """Time the retried attempts cost: from the first attempt's start to the last's (or
+        to the end, when it ended while waiting to retry)."""
+        if not self.failed_attempts or self.start is None or self.attempt_start is None:
+            return 0.0
+        if self.attempts > len(self.failed_attempts):
+            return self.attempt_start - self.start
+        return (self.end if self.end is not None else self.attempt_start) - self.start
 
     @property
     def text(self) -> str:
@@ -208,6 +257,9 @@ class Result:
             "tokens_estimated": self.tokens_estimated,
             "input_tokens": self.input_tokens,
             "inter_token_latency_s": None if itl is None else round(itl, 6),
+            "attempts": self.attempts,
+            "retry_lost_s": round(self.retry_lost_s, 6),
+            "failed_attempts": [a.to_json(t0) for a in self.failed_attempts],
         }
 
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 # A day: longer is surely a typo, and past ~9e9 s the OS rejects the timeout (OverflowError).
 MAX_TIMEOUT_S = 86_400.0
+# More would only hide a model that is down; each retry waits longer than the one before.
+MAX_RETRIES = 10
 
 
 class SettingsError(ValueError):
@@ -26,6 +28,11 @@ def check_settings(
         )
 
 
+def check_retries(retries: int) -> None:
+    if not 0 <= retries <= MAX_RETRIES:
+        raise SettingsError(f"retries must be between 0 and {MAX_RETRIES}, not {retries}")
+
+
 @dataclass(frozen=True, slots=True)
 class Request:
     prompt: str
@@ -34,9 +41,12 @@ class Request:
     max_tokens: int | None = None
     # Bounds one request from its start to its last byte.
     timeout: float | None = None
+    # Further attempts after a 429, a 5xx or a connection error (providers/retry.py).
+    retries: int = 0
 
     def __post_init__(self) -> None:
         check_settings(self.temperature, self.max_tokens, self.timeout)
+        check_retries(self.retries)
 
     def messages(self) -> list[dict[str, str]]:
         """Chat messages in the OpenAI/Ollama shape, system first when there is one."""

@@ -264,8 +264,9 @@ async def test_zoom_and_copy_act_on_the_selected_panel(tmp_path: Path, monkeypat
 async def test_main_screen_snapshot_shows_titles_timeline_and_mode() -> None:
     app = make_app([FAST, "sim:error"], mode="both")
     async with app.run_test(notifications=True, size=(160, 48)) as pilot:
-        await pilot.pause(0.3)
-        assert on_screen(app, "sim:fast,tokens=30", "sim:error", "mode both", "loop lag", "Send")
+        # Waited for, not paused for: a loaded machine takes longer than 0.3 s to draw.
+        wanted = ("sim:fast,tokens=30", "sim:error", "mode both", "loop lag", "Send")
+        await until(pilot, lambda: on_screen(app, *wanted))
         await send(pilot, app, "snapshot")
         await settle(pilot, app)
         assert on_screen(app, "#1 sync wall", "#2 async wall", "ideal", "HTTP 500")

@@ -240,3 +240,80 @@ def _read(fd: int) -> bytes:
         return os.read(fd, 4096)
     except OSError:  # EIO: the child closed the terminal
         return b""
+
+
+def test_a_stored_bench_round_trips_through_show_json(sim_env: str):
+    code, doc, err = bench_json("-m", QUICK, "--repeat", "2", "--mode", "both", sim=sim_env)
+    assert code == 0, err
+
+    listed = modelrace("history", "--bench", "--json", sim=sim_env)
+    rows = json.loads(listed.stdout)
+    assert [(r["id"], r["bench"], r["samples"]) for r in rows] == [("b1", "repeat", 4)]
+    shown = modelrace("show", "b1", "--json", sim=sim_env)
+    assert shown.returncode == 0, shown.stderr
+    stored = json.loads(shown.stdout)
+    assert stored.pop("id") == "b1"
+    assert stored == doc
+    report = modelrace("show", "b1", sim=sim_env).stdout
+    assert "speedup (sync wall / async wall): median" in report and QUICK in report
+    exported = modelrace("export", "b1", "--format", "json", sim=sim_env)
+    assert json.loads(exported.stdout) == {"id": "b1", **doc}
+    markdown = modelrace("export", "b1", "--format", "md", sim=sim_env)
+    assert markdown.returncode == 2 and markdown.stderr.count("\n") == 1, markdown.stderr
+
+
+def test_an_interrupted_sweep_is_stored_and_no_save_keeps_nothing(sim_env: str):
+    code, _, _ = interrupted(
+        "bench", PROMPT, "-m", QUICK, "--concurrency", "1,2,4", "--duration", "2",
+        sim=sim_env, after=3.5,
+    )  # fmt: skip
+    assert code == 130
+    again = modelrace("bench", PROMPT, "-m", QUICK, "--repeat", "1", "--no-save", sim=sim_env)
+    assert again.returncode == 0, again.stderr
+
+    table = modelrace("history", "--bench", sim=sim_env).stdout
+    assert "sweep to 4 (interrupted)" in table and table.count("\n") == 2, table
+    shown = modelrace("show", "b1", sim=sim_env).stdout
+    assert "interrupted" in shown.splitlines()[0]
+    assert "concurrency sweep: closed loop" in shown
+    doc = json.loads(modelrace("show", "b1", "--json", sim=sim_env).stdout)
+    assert doc["interrupted"] is True and doc["cells"][0]["samples"]
+    missing = modelrace("show", "b2", sim=sim_env)
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1, missing.stderr
+
+
+async def test_the_dashboard_bench_screen_draws_the_sweep_live_and_keeps_it(
+    sim_env: str, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from screen import on_screen
+
+    from providers.store.benches import bench_history
+    from tui.app import ModelRaceApp
+    from tui.history import PromptHistory
+
+    def until(check, timeout: float = 20.0):  # type: ignore[no-untyped-def]
+        async def wait() -> None:
+            deadline = time.monotonic() + timeout
+            while not check():
+                assert time.monotonic() < deadline, "condition not met in time"
+                await pilot.pause(0.1)
+
+        return wait()
+
+    app = ModelRaceApp([QUICK], history=PromptHistory(tmp_path / "h"), mode="async")
+    async with app.run_test(size=(160, 50)) as pilot:
+        app.prompt_box.load_text(PROMPT)
+        await pilot.press("ctrl+b")
+        await until(lambda: on_screen(app, "Bench: concurrency sweep", "running"))
+        # The first level's figures arrive while the sweep still runs.
+        await until(lambda: on_screen(app, "output tokens/s against concurrency", "limit=1:"))
+        assert on_screen(app, "running")
+        await pilot.press("escape")
+        await until(lambda: on_screen(app, "stopped: what was measured is shown", "saved as b1"))
+        await pilot.press("escape")
+        await until(lambda: not on_screen(app, "Bench: concurrency sweep"))
+
+    [stored] = bench_history()
+    assert stored.interrupted and stored.kind == "concurrency" and stored.n_samples > 0

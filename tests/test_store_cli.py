@@ -162,7 +162,9 @@ def test_unknown_ids_and_unwritable_paths_are_one_line_and_exit_2(sim_env: str, 
     _one_line_error(modelrace("show", "5", sim=sim_env), 2, "no stored race has id 5")
     _one_line_error(modelrace("export", "9", "--format", "md", sim=sim_env), 2, "id 9")
     _one_line_error(modelrace("delete", "1", "4", sim=sim_env), 2, "id 4")
-    _one_line_error(modelrace("show", "x", sim=sim_env), 2, "invalid int value")
+    _one_line_error(
+        modelrace("show", "x", sim=sim_env), 2, "neither a race id (3) nor a bench id (b3)"
+    )
     out = modelrace("export", "1", "--format", "html", "-o", str(db.parent / "no/x"), sim=sim_env)
     _one_line_error(out, 2, "cannot write")
     assert modelrace("show", "1", sim=sim_env).returncode == 0  # delete 1 4 deleted nothing

@@ -65,6 +65,7 @@ ACTION_HELP = {
     "open_pipeline": "Run a pipeline file, the prompt box as its input",
     "history": "Stored races: search, reopen, export or delete one",
     "switch_side": "Show the other side of a both race: its sync or its async answers",
+    "bench": "Concurrency sweep of the models with the prompt box's prompt, charts live",
     "quit": "Leave modelrace",
 }
 # Actions that act on the dashboard; they are off while a modal screen is open.
@@ -81,6 +82,7 @@ DASHBOARD_ACTIONS = {
     "open_pipeline",
     "history",
     "switch_side",
+    "bench",
 }
 
 
@@ -107,6 +109,7 @@ class ModelRaceApp(App[int]):
         Binding("ctrl+o", "open_pipeline", "Pipeline"),
         Binding("f2", "history", "History"),
         Binding("f3", "switch_side", "Sides"),
+        Binding("ctrl+b", "bench", "Bench", show=False),
         Binding("f1", "help", "Help"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
@@ -324,6 +327,7 @@ class ModelRaceApp(App[int]):
             temperature=s.temperature,
             max_tokens=s.max_tokens,
             timeout=s.timeout,
+            retries=s.retries,
         )
         stored = self.history.add(prompt)
         if stored is not None:
@@ -438,6 +442,27 @@ class ModelRaceApp(App[int]):
             self.notify("Settings saved.")
 
         self.push_screen(SettingsScreen(self.settings), apply)
+
+    def action_bench(self) -> None:
+        from tui.bench_screen import BenchScreen
+
+        prompt = self.prompt_box.text.strip() or self.last_prompt
+        if self.racing or not prompt or not self.enabled_specs:
+            why = "a run is streaming" if self.racing else "no prompt" if not prompt else ""
+            self.notify(
+                f"Bench needs a prompt, models and no run streaming ({why or 'no models'})."
+            )
+            return
+        s = self.settings
+        try:
+            adapters = [make_adapter(spec, self.config) for spec in self.enabled_specs]
+        except SpecError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return
+        request = Request(
+            prompt, s.system or None, s.temperature, s.max_tokens, s.timeout, s.retries
+        )
+        self.push_screen(BenchScreen(adapters, request))
 
     def action_models(self) -> None:
         if self.racing:
@@ -663,6 +688,8 @@ def settings_fields(settings: Settings) -> list[Field]:
         fields.append(field(f"max {settings.max_tokens} tokens", 5, "dim"))
     if settings.timeout is not None:
         fields.append(field(f"timeout {settings.timeout:g} s", 5, "dim"))
+    if settings.retries:
+        fields.append(field(f"retries {settings.retries}", 5, "dim"))
     if settings.system:
         fields.append(field("system prompt set", 6, "dim"))
     return fields

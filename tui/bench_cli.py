@@ -81,16 +81,18 @@ def run_bench(specs: list[str], request: Request, args: argparse.Namespace, conf
     bench.adapters = adapters
     interrupted = _drive(bench)
     from tui import bench_report
+    from tui.headless import export_json
 
+    doc = bench.to_json(request.prompt)
+    doc["interrupted"] = interrupted
+    document = export_json(doc)
     if args.json:
-        from tui.headless import export_json
-
-        doc = bench.to_json(request.prompt)
-        doc["interrupted"] = interrupted
-        print(export_json(doc))
+        print(document)
     else:
         bench_report.print_report(bench, plot=args.plot)
     sys.stdout.flush()
+    if not args.no_save:
+        _save(bench, request, document, interrupted)
     if interrupted:
         print("modelrace: interrupted; what was measured is shown above", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -102,6 +104,30 @@ def run_bench(specs: list[str], request: Request, args: argparse.Namespace, conf
         samples = bench.samples
     failed = unusable or not samples or any(not s.ok for s in samples)
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _save(bench: RepeatBench | Sweep, request: Request, document: str, interrupted: bool) -> None:
+    """Keep the bench, Ctrl-C'd or not, after its report is out (a failure is one line)."""
+    from providers.bench.sweep import Sweep
+    from providers.store.benches import StoredBench
+    from tui.bench_report import report_text
+    from tui.store_cli import save_bench
+
+    if isinstance(bench, Sweep):
+        kind, mode, top = "concurrency", "async", max(bench.levels)
+    else:
+        kind, mode, top = "repeat", str(bench.mode), None
+    stored = StoredBench(
+        prompt=request.prompt,
+        models=bench.models,
+        kind=kind,
+        mode=mode,
+        document=document,
+        report=report_text(bench),
+        interrupted=interrupted,
+        concurrency=top,
+    )
+    save_bench(stored)
 
 
 def _bench_from(args: argparse.Namespace, request: Request) -> RepeatBench | Sweep:

@@ -17,20 +17,24 @@ from providers.bench.sweep import Sweep
 HEIGHT = 16
 
 
-def _figure(height: int = HEIGHT) -> Any:
+def _figure(height: int = HEIGHT, width: int | None = None) -> Any:
     fig = plt.figure
     fig.clear()
     plt.terminal.limit(False, False)
-    width = min(shutil.get_terminal_size((100, 24)).columns, 120)
+    if width is None:
+        width = min(shutil.get_terminal_size((100, 24)).columns, 120)
     fig.plot_size(width, height)
     return fig
 
 
-def _text(fig: Any) -> str:
-    return fig.build().string(colorless=not sys.stdout.isatty()).rstrip("\n")
+def _text(fig: Any, color: bool | None = None) -> str:
+    colorless = not sys.stdout.isatty() if color is None else not color
+    return fig.build().string(colorless=colorless).rstrip("\n")
 
 
-def sweep_charts(sweep: Sweep) -> str:
+def sweep_charts(
+    sweep: Sweep, *, width: int | None = None, height: int = HEIGHT, color: bool | None = None
+) -> str:
     """Throughput and p99 TTFT against concurrency, one line per model; levels evenly
     spaced (1, 2, 4, 8… would crowd the left on a linear axis)."""
     charts = []
@@ -38,7 +42,7 @@ def sweep_charts(sweep: Sweep) -> str:
         ("output tokens/s against concurrency", lambda c: c.tokens_per_s),
         ("p99 TTFT (s) against concurrency", lambda c: c.ttft["p99"]),
     ):
-        fig = _figure()
+        fig = _figure(height, width)
         for model in sweep.models:
             cells = [c for c in sweep.of(model) if value(c) is not None]
             if cells:
@@ -48,8 +52,29 @@ def sweep_charts(sweep: Sweep) -> str:
         fig.ruler("x").ticks(positions, [str(level) for level in sweep.levels])
         fig.title(title)
         fig.label("concurrency", axis="x")
-        charts.append(_text(fig))
+        charts.append(_text(fig, color))
     return "\n\n".join(charts)
+
+
+def sweep_latency_chart(
+    sweep: Sweep, *, width: int | None = None, color: bool | None = None
+) -> str:
+    """Each model's TTFT distribution at each level measured so far, as boxes."""
+    names, values = [], []
+    for model in sweep.models:
+        for cell in sweep.of(model):
+            ttfts = [s.ttft_s for s in cell.ok if s.ttft_s is not None]
+            if ttfts:
+                names.append(
+                    f"{model} @{cell.level}" if len(sweep.models) > 1 else f"@{cell.level}"
+                )
+                values.append(ttfts)
+    if not values:
+        return "(no TTFT to plot yet)"
+    fig = _figure(max(HEIGHT, 3 * len(names) + 6), width)
+    fig.draw(fig.box(names, values, orientation="horizontal"))
+    fig.title("TTFT (s) per level: quartile box, median, min to max")
+    return _text(fig, color)
 
 
 def ttft_chart(bench: RepeatBench) -> str:

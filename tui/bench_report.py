@@ -52,12 +52,19 @@ def console(file: TextIO | None = None) -> Console:
     return Console(file=out, width=width, highlight=False, soft_wrap=False)
 
 
+def report_text(bench: RepeatBench | Sweep) -> str:
+    """The report as plain text at the pipe width, as the run store keeps it."""
+    import io
+
+    buffer = io.StringIO()
+    out = Console(file=buffer, width=PIPE_WIDTH, highlight=False, soft_wrap=False)
+    _report(out, bench)
+    return buffer.getvalue()
+
+
 def print_report(bench: RepeatBench | Sweep, *, plot: bool = False) -> None:
     out = console()
-    if isinstance(bench, Sweep):
-        _sweep_report(out, bench)
-    else:
-        _repeat_report(out, bench)
+    _report(out, bench)
     if plot:
         from tui import bench_plots
 
@@ -66,6 +73,13 @@ def print_report(bench: RepeatBench | Sweep, *, plot: bool = False) -> None:
         else:
             charts = bench_plots.ttft_chart(bench)
         out.file.write("\n" + charts + "\n")
+
+
+def _report(out: Console, bench: RepeatBench | Sweep) -> None:
+    if isinstance(bench, Sweep):
+        _sweep_report(out, bench)
+    else:
+        _repeat_report(out, bench)
 
 
 def _s(value: float | None) -> str:

@@ -7,6 +7,7 @@ SDKs) happen only inside the command that needs them.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import difflib
 import errno
 import os
@@ -186,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_bench_arguments(bench, _SPEC_HELP)
     _add_settings(bench)
+    add_no_save(bench)
     return parser
 
 
@@ -209,6 +211,14 @@ def _add_settings(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--timeout", type=float, metavar="SECONDS", help="per request, start to last byte"
     )
+    parser.add_argument(
+        "--retries",
+        type=int,
+        default=0,
+        metavar="N",
+        help="try a 429, 5xx or connection error again up to N times (backoff, Retry-After); "
+        "default 0",
+    )
 
 
 def request_from(args: argparse.Namespace) -> Request:
@@ -217,7 +227,13 @@ def request_from(args: argparse.Namespace) -> Request:
     if not prompt.strip():
         raise UsageError("the prompt is empty")
     system = utf8_text(args.system, "--system") if args.system else None
-    return make_request(prompt, system, args.temperature, args.max_tokens, args.timeout)
+    request = make_request(prompt, system, args.temperature, args.max_tokens, args.timeout)
+    if args.retries:
+        try:
+            return dataclasses.replace(request, retries=args.retries)
+        except SettingsError as exc:
+            raise UsageError(f"--{exc}") from None
+    return request
 
 
 def utf8_text(value: str, what: str) -> str:

@@ -94,6 +94,10 @@ def run_table(run: Run[Result]) -> str:
     for r in run.results:
         if r.error and r.state is State.FAILED:
             lines.append(f"  ! {r.source}: {r.error}")
+        if r.failed_attempts:
+            lost = f"{r.retry_lost_s:.2f} s"
+            first = r.failed_attempts[0].error
+            lines.append(f"  ↻ {r.source}: {r.attempts} attempts, {lost} lost to retries ({first})")
     overhead = run.overhead_s
     lines.append(
         f"  wall {secs(run.wall_s)}   ideal {secs(run.ideal_s)}   overhead "

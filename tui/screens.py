@@ -16,7 +16,7 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Label, SelectionList, Static, TextArea
 
 from providers.config import Config
-from providers.request import SettingsError, check_settings
+from providers.request import SettingsError, check_retries, check_settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +28,7 @@ class Settings:
     max_tokens: int | None = None
     timeout: float | None = None
     limit: int = 3
+    retries: int = 0
 
 
 MAX_LIMIT = 64
@@ -37,6 +38,7 @@ FIELD_NAMES = {
     "max_tokens": "Max tokens",
     "timeout": "Timeout",
     "limit": "Concurrency limit",
+    "retries": "Retries",
 }
 
 
@@ -79,7 +81,7 @@ def _checked(
 
 
 def parse_settings(
-    system: str, temperature: str, max_tokens: str, timeout: str, limit: str
+    system: str, temperature: str, max_tokens: str, timeout: str, limit: str, retries: str = ""
 ) -> Settings:
     """Validate the form's strings; blank means "the provider's default"."""
     temp = _number(temperature, "temperature", float)
@@ -94,12 +96,19 @@ def parse_settings(
         raise FieldError(
             "limit", f"Concurrency limit must be between 1 and {MAX_LIMIT}, not {limit_value}"
         )
+    tries = _number(retries, "retries", int)
+    tries = 0 if tries is None else int(tries)
+    try:
+        check_retries(tries)
+    except SettingsError as exc:
+        raise FieldError("retries", "R" + str(exc)[1:]) from None
     return Settings(
         system=system.strip(),
         temperature=temp,
         max_tokens=None if tokens is None else int(tokens),
         timeout=seconds,
         limit=limit_value,
+        retries=tries,
     )
 
 
@@ -108,7 +117,7 @@ def _text(value: object) -> str:
 
 
 class SettingsScreen(ModalScreen[Settings | None]):
-    """System prompt, temperature, max tokens, timeout and the concurrency limit."""
+    """System prompt, temperature, max tokens, timeout, the concurrency limit, retries."""
 
     AUTO_FOCUS = "#system"
 
@@ -139,6 +148,9 @@ class SettingsScreen(ModalScreen[Settings | None]):
             yield Label("Concurrency limit for the limit N mode")
             yield Input(str(s.limit), id="limit")
             yield self._error("limit")
+            yield Label("Retries after a 429, 5xx or connection error (0 = off)")
+            yield Input(str(s.retries), id="retries")
+            yield self._error("retries")
             with Horizontal(classes="buttons"):
                 yield Button("Save", id="save", variant="primary")
                 yield Button("Cancel", id="cancel")
@@ -172,6 +184,7 @@ class SettingsScreen(ModalScreen[Settings | None]):
                 values["max_tokens"],
                 values["timeout"],
                 values["limit"],
+                values["retries"],
             )
         except FieldError as exc:
             error = self.query_one(f"#{exc.field}-error", Static)

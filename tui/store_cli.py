@@ -32,15 +32,20 @@ def add_commands(commands: Any) -> None:
     hist.add_argument("--search", metavar="TEXT", help="only races whose prompt or models match")
     hist.add_argument("--limit", type=int, default=20, metavar="N", help="at most N (0: all)")
     hist.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    hist.add_argument("--bench", action="store_true", help="stored benches (ids b1, b2…)")
 
-    show = commands.add_parser("show", help="the report of a stored race")
-    show.add_argument("id", type=int, metavar="ID")
+    show = commands.add_parser("show", help="the report of a stored race or bench (bN)")
+    show.add_argument("id", type=_race_or_bench, metavar="ID")
     how = show.add_mutually_exclusive_group()
-    how.add_argument("--json", action="store_true", help="the race's `run --json` document")
+    how.add_argument(
+        "--json", action="store_true", help="the race's `run --json` (bench's `--json`) document"
+    )
     how.add_argument("--markdown", action="store_true", help="the Markdown export")
 
-    exp = commands.add_parser("export", help="a stored race as JSON, Markdown, HTML or SVG")
-    exp.add_argument("id", type=int, metavar="ID")
+    exp = commands.add_parser(
+        "export", help="a stored race as JSON, Markdown, HTML or SVG (a bench, bN: JSON)"
+    )
+    exp.add_argument("id", type=_race_or_bench, metavar="ID")
     exp.add_argument("--format", required=True, choices=("json", "md", "html", "svg"))
     exp.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
 
@@ -62,12 +67,19 @@ def add_no_save(parser: argparse.ArgumentParser) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     from providers.store import StoreError, UnknownRace
+    from providers.store.benches import UnknownBench
 
     try:
+        if args.command == "history" and args.bench:
+            return _bench_history(args.search, args.limit, args.json)
         if args.command == "history":
             return _history(args.search, args.limit, args.json)
+        if args.command == "show" and isinstance(args.id, str):
+            return _show_bench(args.id, as_json=args.json, markdown=args.markdown)
         if args.command == "show":
             return _show(args.id, as_json=args.json, markdown=args.markdown)
+        if args.command == "export" and isinstance(args.id, str):
+            return _export_bench(args.id, args.format, args.output)
         if args.command == "export":
             return _export(args.id, args.format, args.output)
         if args.command == "replay":
@@ -75,8 +87,24 @@ def run_command(args: argparse.Namespace) -> int:
         return _delete(args.ids)
     except UnknownRace as exc:
         return _fail(f"no stored race has id {exc.args[0]} (see modelrace history)", EXIT_USAGE)
+    except UnknownBench as exc:
+        return _fail(f"no stored bench has id b{exc.args[0]} (see modelrace history --bench)", 2)
     except StoreError as exc:
         return _fail(str(exc), EXIT_FAILED)
+
+
+def _race_or_bench(text: str) -> int | str:
+    """A race id (3) or a bench id (b3); argparse turns ValueError into a usage line."""
+    from providers.store.benches import parse_id
+
+    if parse_id(text) is not None:
+        return text.strip().lower()
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is neither a race id (3) nor a bench id (b3)"
+        ) from None
 
 
 def _fail(message: str, status: int) -> int:
@@ -116,6 +144,28 @@ def _save(build: Callable[[], StoredRace], config: Config) -> int | None:
     if sys.stderr.isatty():
         print(f"modelrace: saved as race {race_id} (modelrace show {race_id})", file=sys.stderr)
     return race_id
+
+
+def save_bench(bench: Any) -> int | None:
+    """Keep a bench (its `--json` document and report); on failure one line on stderr."""
+    from providers.store import StoreError
+    from providers.store.benches import save_bench as save
+
+    try:
+        bench_id = save(bench)
+    except StoreError as exc:
+        print(f"modelrace: not saved: {exc}", file=sys.stderr)
+        return None
+    except Exception as exc:  # a bug in saving must not turn a measured bench into a traceback
+        from providers.environment import one_line
+
+        print(f"modelrace: not saved: {one_line(repr(exc))}", file=sys.stderr)
+        return None
+    if sys.stderr.isatty():
+        print(
+            f"modelrace: saved as bench b{bench_id} (modelrace show b{bench_id})", file=sys.stderr
+        )
+    return bench_id
 
 
 # --- commands -----------------------------------------------------------------------------
@@ -213,6 +263,89 @@ def _show(race_id: int, *, as_json: bool, markdown: bool) -> int:
     return EXIT_OK
 
 
+def _bench_history(search: str | None, limit: int, as_json: bool) -> int:
+    if limit < 0:
+        return _fail(f"--limit must be 0 (all) or more, not {limit}", EXIT_USAGE)
+    import json
+
+    from providers.environment import redact
+    from providers.store import default_path
+    from providers.store.benches import bench_history
+
+    rows = bench_history(search, limit or None)
+    if as_json:
+        docs = [
+            {
+                "id": f"b{b.id}",
+                "created": b.created,
+                "bench": b.kind,
+                "mode": b.mode,
+                "models": b.models,
+                "prompt": b.prompt,
+                "samples": b.n_samples,
+                "interrupted": b.interrupted,
+            }
+            for b in rows
+        ]
+        print(redact(json.dumps(docs, ensure_ascii=False)))
+        return EXIT_OK
+    if not rows:
+        where = "matching that search " if search else ""
+        print(f"no benches {where}stored in {default_path()}")
+        return EXIT_OK
+    table = [("id", "when", "bench", "models", "prompt", "samples")]
+    for b in rows:
+        kind = b.mode if b.kind == "repeat" else f"sweep to {b.concurrency}"
+        models = ", ".join(b.models)
+        table.append(
+            (
+                f"b{b.id}",
+                _when(b.created or ""),
+                kind + (" (interrupted)" if b.interrupted else ""),
+                models if len(models) <= 40 else models[:39] + "…",
+                _excerpt(b.prompt),
+                str(b.n_samples),
+            )
+        )
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        cells = [row[0].rjust(widths[0])]
+        cells += [c.ljust(w) for c, w in zip(row[1:], widths[1:], strict=True)]
+        print(visible("  ".join(cells).rstrip()))
+    return EXIT_OK
+
+
+def _show_bench(text: str, *, as_json: bool, markdown: bool) -> int:
+    from providers.store.benches import load_bench, parse_id
+
+    bench = load_bench(parse_id(text) or 0)
+    if markdown:
+        return _fail("a bench has no Markdown export; use --json or the report", EXIT_USAGE)
+    if as_json:
+        import json
+
+        print(json.dumps(bench.to_json(), ensure_ascii=False))
+        return EXIT_OK
+    head = f"bench b{bench.id} · {_when(bench.created or '')}"
+    if bench.interrupted:
+        head += " · interrupted"
+    print(visible(f"{head}\nprompt: {_excerpt(bench.prompt)}\n"))
+    report = visible(bench.report)
+    print(report, end="" if report.endswith("\n") else "\n")
+    return EXIT_OK
+
+
+def _export_bench(text: str, fmt: str, output: str | None) -> int:
+    import json
+
+    from providers.store.benches import load_bench, parse_id
+
+    bench = load_bench(parse_id(text) or 0)
+    if fmt != "json":
+        return _fail(f"a bench exports as json only, not {fmt}", EXIT_USAGE)
+    return _write(json.dumps(bench.to_json(), ensure_ascii=False), output)
+
+
 def _export(race_id: int, fmt: str, output: str | None) -> int:
     from providers.store import load
     from providers.store.export import export
@@ -224,6 +357,10 @@ def _export(race_id: int, fmt: str, output: str | None) -> int:
         text = timeline_svg(race.runs, title=f"modelrace race {race_id}")
     else:
         text = export(race, fmt)
+    return _write(text, output)
+
+
+def _write(text: str, output: str | None) -> int:
     if output is None:
         print(text, end="" if text.endswith("\n") else "\n")
         return EXIT_OK

@@ -42,6 +42,9 @@ DIM = Style(dim=True)
 BLOCKED = Style(color="#af5f5f")
 STALL = Style(color="#ff5f5f")
 SPARK = " ▁▂▃▄▅▆▇█"
+# `--retries`: an attempt that failed and was tried again, and the backoff before the next.
+RETRIED = Style(color="#ff875f")
+BACKOFF = Style(color="#6c6c6c")
 # Not amber: amber means waiting.
 CRITICAL = Style(color="#d787ff", bold=True)
 BOLD = Style(bold=True)
@@ -313,6 +316,10 @@ class Timeline(LineView):
             text = Text("·", style=BLOCKED)
             text.append(" task waits for the loop", style=DIM)
             fields.append(Field(text, 1))
+        if any(r.failed_attempts for e in self.entries for r in e.run.results):
+            text = Text("▒" if not self.compact else "█", style=RETRIED)
+            text.append(" retried", style=DIM)
+            fields.append(Field(text, 1))
         if any(e.run.label for e in self.entries):
             fields.append(Field(Text("★ critical path", style=CRITICAL), 1))
         if clipped:
@@ -374,7 +381,12 @@ class Timeline(LineView):
             return []
         else:
             r_start = r.start
+        tried = [(a.start - t0, a.end - t0) for a in r.failed_attempts]
         start = r_start - t0
+        if tried and r.attempt_start is not None:
+            # The attempt under way (earlier ones drawn below); none when it ended waiting.
+            waited = r.attempts == len(tried)
+            start = tried[-1][1] if waited else r.attempt_start - t0
         first = None if r.first_token is None else r.first_token - t0
         end = (r.end if r.end is not None else now) - t0
         tail_style = FINAL.get(r.state, LIVE)
@@ -385,7 +397,10 @@ class Timeline(LineView):
         cells: list[Style | None] = []
         for i in range(bar_w):
             a, b = i * cell, (i + 1) * cell
-            if b <= start:
+            if b <= start and tried and b > tried[0][0]:
+                failed = any(b > lo and a <= hi for lo, hi in tried)
+                cells.append(RETRIED if failed else BACKOFF)
+            elif b <= start:
                 cells.append(before)
             elif a > end:
                 cells.append(None)
@@ -403,6 +418,8 @@ class Timeline(LineView):
             return ""
         end = (r.end if r.end is not None else now) - run.t0
         mark = {State.FAILED: "✗", State.CANCELLED: "■"}.get(r.state, "")
+        if r.failed_attempts:
+            mark += f"↻{r.attempts}"
         clip = "»" if end > span * 1.001 else ""
         return f"{clip}{end - (r.start - run.t0):.2f}s{mark}"
 
@@ -491,7 +508,7 @@ class Timeline(LineView):
         return Strip([*segments, *_merge(glyphs), Segment(tail, DIM)])
 
 
-_GLYPHS = {WAITING: "░", BLOCKED: "·"}
+_GLYPHS = {WAITING: "░", BLOCKED: "·", RETRIED: "▒", BACKOFF: "·"}
 _CONSOLE: Console | None = None
 
 

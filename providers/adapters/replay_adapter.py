@@ -14,7 +14,7 @@ import contextvars
 import dataclasses
 import json
 import urllib.request
-from collections.abc import AsyncIterator, Callable, Generator
+from collections.abc import AsyncGenerator, Callable, Generator
 from contextlib import aclosing, closing
 from typing import Any
 
@@ -133,9 +133,9 @@ class ReplayAdapter(SimAdapter):
                     _started.set(event.t)
                 yield convert(event)
 
-    async def stream_async(self, request: Request) -> AsyncIterator[Event]:
+    async def stream_async(self, request: Request) -> AsyncGenerator[Event, None]:
         replayed, convert = self._replayed(request, concurrent=True)
-        async with aclosing(super().stream_async(replayed)) as events:  # type: ignore[type-var]
+        async with aclosing(super().stream_async(replayed)) as events:
             async for event in events:
                 if isinstance(event, Started):
                     _started.set(event.t)

@@ -31,6 +31,7 @@ class Sample:
     # Seconds from the start of the measurement (a sweep level), for windows and plots.
     start_s: float | None = None
     end_s: float | None = None
+    attempts: int = 1  # with --retries, the requests it took
 
     @classmethod
     def of(cls, result: Result, side: str, index: int, t0: float | None = None) -> Sample:
@@ -52,6 +53,7 @@ class Sample:
             error_kind=None if result.error_kind is None else str(result.error_kind),
             start_s=None if t0 is None or result.start is None else result.start - t0,
             end_s=None if t0 is None or result.end is None else result.end - t0,
+            attempts=result.attempts,
         )
 
     def to_json(self) -> dict[str, object]:
@@ -72,6 +74,7 @@ class Sample:
             "error_kind": self.error_kind,
             "start_s": r(self.start_s),
             "end_s": r(self.end_s),
+            "attempts": self.attempts,
         }
 
 

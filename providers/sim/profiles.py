@@ -2,7 +2,9 @@
 
 A sim model name is a profile name plus optional overrides after commas, e.g.
 ``fast,ttft=0.2,tps=50,tokens=40,jitter=0,seed=7,fault=drop,after=10,status=503,stall=5``
-(``slots=K``: at most K answers at once, the rest queue, as llama.cpp and vLLM do).
+(``slots=K``: at most K answers at once, the rest queue, as llama.cpp and vLLM do;
+``times=N``: the fault only on the first N requests of that model and prompt, then answers,
+and ``retry_after=S``: an http_error's ``Retry-After`` header, for testing retries).
 Keeping every knob in the model name means any client that can name a model can drive
 the simulator, with no side channel.
 """
@@ -36,6 +38,8 @@ class Profile:
     stall_s: float = 3600.0
     text: str | None = None  # fixed answer; when set, ``tokens`` is ignored
     slots: int | None = None  # answers served at once; None: no limit
+    fault_times: int | None = None  # faults on this many requests, then none; None: always
+    retry_after_s: float | None = None  # Retry-After sent with an http_error
 
 
 _MARKUP_TEXT = (
@@ -77,6 +81,8 @@ _KEYS: dict[str, tuple[str, type]] = {
     "status": ("status", int),
     "stall": ("stall_s", float),
     "slots": ("slots", int),
+    "times": ("fault_times", int),
+    "retry_after": ("retry_after_s", float),
 }
 
 
@@ -139,5 +145,9 @@ def _check(p: Profile, model_name: str) -> None:
         problems.append(f"stall must be between 0 and {MAX_SECONDS:g} seconds")
     if p.slots is not None and not 1 <= p.slots <= MAX_SLOTS:
         problems.append(f"slots must be between 1 and {MAX_SLOTS}")
+    if p.fault_times is not None and not 0 <= p.fault_times <= MAX_TOKENS:
+        problems.append(f"times must be between 0 and {MAX_TOKENS}")
+    if p.retry_after_s is not None and not 0 <= p.retry_after_s <= MAX_SECONDS:
+        problems.append(f"retry_after must be between 0 and {MAX_SECONDS:g} seconds")
     if problems:
         raise SimError(f"bad sim model {model_name!r}: {problems[0]}")

@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import errno
 import json
 import os
 import re
 import threading
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from email.utils import formatdate
 from urllib.parse import unquote, urlsplit
 
@@ -76,7 +77,9 @@ class _Conn:
         self.writer.write(data)
         await self.writer.drain()
 
-    async def head(self, status: int, content_type: str, length: int | None) -> None:
+    async def head(
+        self, status: int, content_type: str, length: int | None, extra: Sequence[str] = ()
+    ) -> None:
         lines = [
             f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}",
             f"Date: {formatdate(usegmt=True)}",
@@ -89,13 +92,20 @@ class _Conn:
             lines.append("Transfer-Encoding: chunked")
         else:
             lines.append(f"Content-Length: {length}")
+        lines.extend(extra)
         self.chunked = False
         self.sent_head = True
         await self.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
         self.chunked = length is None
 
-    async def send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
-        await self.head(status, content_type, len(body))
+    async def send(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str = "application/json",
+        extra: Sequence[str] = (),
+    ) -> None:
+        await self.head(status, content_type, len(body), extra)
         await self.write(body)
 
     async def finish_chunked(self) -> None:
@@ -157,10 +167,13 @@ async def _chat(conn: _Conn, req: wire.ChatRequest, t0: float, key: str = "") ->
         status = 404 if req.model.split(",")[0].strip() not in PROFILES else 400
         await conn.send(status, wire.error_body(req.api, status, str(exc)))
         return
+    if p.fault_times is not None and _state().faulted(req.model, req.prompt) >= p.fault_times:
+        p = dataclasses.replace(p, fault=None)  # `times=N`: this one answers
     if p.fault == "http_error":
         await conn.sleep_until(t0 + p.ttft_s)
         message = wire.fault_message(p.status, key)
-        await conn.send(p.status, wire.error_body(req.api, p.status, message))
+        extra = [] if p.retry_after_s is None else [f"Retry-After: {p.retry_after_s:g}"]
+        await conn.send(p.status, wire.error_body(req.api, p.status, message), extra=extra)
         return
     answer = Answer(req.model, req.prompt, req.max_tokens)
     times = schedule(p, req.model, req.prompt, t0, _state().draw(req.model, req.prompt))
@@ -248,12 +261,21 @@ class _LoopState:
         self.draws: dict[tuple[str, str], int] = {}
         self.gates: dict[str, asyncio.Semaphore] = {}
         self.replays = replay.Recordings()
+        self.faults: dict[tuple[str, str], int] = {}
 
     def draw(self, model: str, prompt: str) -> int:
         if len(self.draws) > 10_000:
             self.draws.clear()
         n = self.draws.get((model, prompt), 0)
         self.draws[(model, prompt)] = n + 1
+        return n
+
+    def faulted(self, model: str, prompt: str) -> int:
+        """How many requests for this model and prompt came before this one (`times=N`)."""
+        if len(self.faults) > 10_000:
+            self.faults.clear()
+        n = self.faults.get((model, prompt), 0)
+        self.faults[(model, prompt)] = n + 1
         return n
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from providers.environment import redact
 from providers.failures import FailureKind
 from providers.looplag import LoopLag
-from providers.record import Result, Run, State, document, speedup
+from providers.record import Attempt, Result, Run, State, document, speedup
 from providers.store import codec
 from providers.store.db import connect, default_path, failures_as_store_errors
 
@@ -103,20 +103,21 @@ def _rel(t: float | None, t0: float) -> float | None:
 def _result_row(run_id: int, position: int, t0: float, r: Result) -> tuple[object, ...]:
     text, lengths = codec.scrubbed(list(r.chunks))
     base = r.start if r.start is not None else t0
-    extra = None
+    fields: dict[str, object] = {}
     step = getattr(r, "step", None)
     if step is not None:
-        prompt = getattr(r, "prompt", None)
-        extra = redact(
-            json.dumps(
-                {
-                    "step": step,
-                    "kind": getattr(r, "kind", "llm"),
-                    "after": list(getattr(r, "after", [])),
-                    "prompt": prompt,
-                }
-            )
-        )
+        fields = {
+            "step": step,
+            "kind": getattr(r, "kind", "llm"),
+            "after": list(getattr(r, "after", [])),
+            "prompt": getattr(r, "prompt", None),
+        }
+    if r.failed_attempts or r.attempt_start != r.start:
+        fields["attempt_start"] = _rel(r.attempt_start, t0)
+        fields["failed_attempts"] = [
+            [a.start - t0, a.end - t0, a.error, str(a.kind), a.status] for a in r.failed_attempts
+        ]
+    extra = redact(json.dumps(fields)) if fields else None
     return (
         run_id,
         position,
@@ -239,8 +240,8 @@ def save_many(
 
 def _result(row: sqlite3.Row) -> Result:
     lengths = codec.unpack(row["chunk_lengths"])
-    extra = json.loads(row["extra"]) if row["extra"] else None
-    if extra is not None:
+    extra = json.loads(row["extra"]) if row["extra"] else {}
+    if "step" in extra:
         from providers.pipeline.runner import StepResult
 
         result: Result = StepResult(
@@ -264,6 +265,12 @@ def _result(row: sqlite3.Row) -> Result:
     result.end = row["end_s"]
     result.input_tokens = row["input_tokens"]
     result.reported_output_tokens = row["reported_tokens"]
+    # Rows without it had one attempt, started with the result (older files too).
+    result.attempt_start = extra.get("attempt_start", result.start)
+    result.failed_attempts = [
+        Attempt(start, end, error, FailureKind(kind), status)
+        for start, end, error, kind, status in extra.get("failed_attempts", [])
+    ]
     return result
 
 
