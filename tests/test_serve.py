@@ -101,6 +101,11 @@ def marked(tag: str) -> list[str]:
     return found
 
 
+def dashboards(tag: str) -> list[str]:
+    """The marked dashboard processes (`python -m tui -m SPEC …`), the server left out."""
+    return [line for line in marked(tag) if " -m tui -m " in line]
+
+
 def left_behind(tag: str, grace: float = 5.0) -> list[str]:
     """Marked processes still alive after `grace` seconds (a simulator ends on EOF)."""
     deadline = time.monotonic() + grace
@@ -199,6 +204,8 @@ def test_a_race_from_the_browser_is_stored_and_ctrl_c_ends_every_dashboard(
 
             # Ctrl-C with the tab still open: the server and every dashboard end.
             status = served.stop(signal.SIGINT)
+            # The server waited for its dashboards: none outlives it, not even briefly.
+            assert dashboards(tag) == []
             browser.close()
         assert status == 0, "".join(served.err)
         assert left_behind(tag) == []
@@ -232,6 +239,7 @@ def test_sigterm_ends_the_server_and_the_dashboards_of_open_sessions(
             count = len(marked(tag))
             status = await asyncio.to_thread(served.stop, signal.SIGTERM)
             assert status == 0, "".join(served.err)
+            assert dashboards(tag) == []
             for ws in sockets:
                 await ws.close()
             return count
@@ -241,6 +249,34 @@ def test_sigterm_ends_the_server_and_the_dashboards_of_open_sessions(
         assert left_behind(tag) == []
         assert any("Ctrl-C stops them all" in line for line in served.err)
         assert not any("warning" in line for line in served.err)
+    finally:
+        served.kill()
+
+
+def test_dashboards_of_a_killed_server_quit_by_themselves(
+    serve_env: tuple[dict[str, str], str],
+) -> None:
+    """SIGKILL leaves the server no say: still, no dashboard outlives it."""
+    import asyncio
+
+    import aiohttp
+
+    env, tag = serve_env
+    served = Served(["-m", "sim:fast"], env)
+
+    async def open_session(url: str) -> None:
+        ws_url = url.replace("http://", "ws://") + "/ws?width=100&height=30"
+        async with aiohttp.ClientSession() as session:
+            ws = await session.ws_connect(ws_url)
+            msg = await asyncio.wait_for(ws.receive(), 30)
+            assert msg.type == aiohttp.WSMsgType.BINARY
+            assert len(marked(tag)) == 2  # server, dashboard
+            served.kill()
+            await ws.close()
+
+    try:
+        asyncio.run(open_session(served.url()))
+        assert left_behind(tag, grace=10) == []
     finally:
         served.kill()
 
