@@ -217,7 +217,8 @@ def test_a_race_from_the_browser_is_stored_and_ctrl_c_ends_every_dashboard(
 def test_sigterm_ends_the_server_and_the_dashboards_of_open_sessions(
     serve_env: tuple[dict[str, str], str],
 ) -> None:
-    """Two sessions over plain websockets (no browser needed), then SIGTERM."""
+    """Sessions over plain websockets (no browser needed): a closed one ends its dashboard,
+    then SIGTERM ends the rest."""
     import asyncio
 
     import aiohttp
@@ -237,6 +238,14 @@ def test_sigterm_ends_the_server_and_the_dashboards_of_open_sessions(
                 assert time.monotonic() < deadline, marked(tag)
                 await asyncio.sleep(0.1)
             count = len(marked(tag))
+            # A third tab, closed: its dashboard ends with it.
+            third = await session.ws_connect(ws_url)
+            await asyncio.wait_for(third.receive(), 30)
+            assert len(dashboards(tag)) == 3
+            await third.close()
+            while len(dashboards(tag)) > 2:
+                assert time.monotonic() < deadline + 20, dashboards(tag)
+                await asyncio.sleep(0.1)
             status = await asyncio.to_thread(served.stop, signal.SIGTERM)
             assert status == 0, "".join(served.err)
             assert dashboards(tag) == []
