@@ -4,13 +4,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck format install sim bench clean
+.PHONY: run test lint typecheck format install browser sim bench clean
 
 run: $(STAMP)
 	$(BIN)/modelrace $(ARGS)
 
-test: $(STAMP) lint typecheck
+test: $(STAMP) lint typecheck browser
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# Chromium and Playwright for tests/test_serve.py: installed once, then a quick check.
+browser: $(STAMP)
+	bash scripts/ensure_browser.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

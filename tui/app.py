@@ -46,6 +46,7 @@ from tui.prefs import Memory, snapshot
 from tui.prompt import PromptBox
 from tui.screens import HelpScreen, ModelChoice, ModelPickerScreen, Settings, SettingsScreen
 from tui.sides import next_side
+from tui.store_cli import keep
 from tui.text import visible
 from tui.timeline import Timeline
 
@@ -155,6 +156,7 @@ class ModelRaceApp(App[int]):
         self.bar = FieldLine(id="summary")
         self.run_state = IDLE_HINT
         self._restart_prompt: str | None = None
+        self._parent_pid = os.getppid()
 
     def _normalise(self, specs: list[str]) -> list[str]:
         out: list[str] = []
@@ -219,10 +221,14 @@ class ModelRaceApp(App[int]):
         stream = sys.__stdin__
         if self.is_headless or stream is None:
             return
-        try:
-            gone = not os.isatty(stream.fileno())
-        except (OSError, ValueError):
-            gone = True
+        if self.is_web:
+            # Served (`modelrace serve`): stdin is the server's pipe; a dead server reparents us.
+            gone = os.getppid() != self._parent_pid
+        else:
+            try:
+                gone = not os.isatty(stream.fileno())
+            except (OSError, ValueError):
+                gone = True
         if gone:
             for worker in self.workers:
                 worker.cancel()
@@ -378,6 +384,17 @@ class ModelRaceApp(App[int]):
             self._restart_prompt = None
             self._tick()
             self._show_run_label("cancelled" if race.cancelled else "")
+            self.run_worker(
+                partial(self._keep, race), thread=True, group="store", exit_on_error=False
+            )
+
+    def _keep(self, race: Race | PipelineRunner) -> None:
+        """In a worker thread: the run store. A failure is a notice; the race stays shown."""
+        kept = keep(race, self.config, interrupted=race.cancelled)
+        if isinstance(kept, str):
+            self.call_from_thread(
+                self.notify, kept, title="Not saved", severity="warning", markup=False
+            )
 
     # --- actions -----------------------------------------------------------------------------
 

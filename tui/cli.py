@@ -25,6 +25,7 @@ from providers.request import Request, SettingsError
 from providers.spec import SpecError, parse_spec
 from tui.bench_cli import add_bench_arguments
 from tui.headless import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from tui.serve_cli import add_command as add_serve_command
 from tui.store_cli import COMMANDS as STORE_COMMANDS
 from tui.store_cli import add_commands as add_store_commands
 from tui.store_cli import add_no_save
@@ -188,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_bench_arguments(bench, _SPEC_HELP)
     _add_settings(bench)
     add_no_save(bench)
+    add_serve_command(commands, _SPEC_HELP)
     return parser
 
 
@@ -353,6 +355,10 @@ def _run(argv: Sequence[str] | None) -> int:
             from tui.bench_cli import run_bench
 
             return run_bench(specs, request_from(args), args, config)
+        if args.command == "serve":
+            from tui.serve_cli import run_serve
+
+            return run_serve(specs, args)
         if args.command == "models":
             from tui.headless import list_models
 

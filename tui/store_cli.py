@@ -127,19 +127,34 @@ def save_pipeline(pipe: Any, config: Config, *, interrupted: bool) -> int | None
     return _save(lambda: from_pipeline(pipe, interrupted=interrupted), config)
 
 
-def _save(build: Callable[[], StoredRace], config: Config) -> int | None:
-    """Keep it; on failure one line on stderr, and the caller carries on as if saved."""
+def keep(race: Any, config: Config, *, interrupted: bool) -> int | str:
+    """Save a race or a pipeline pass (blocking: call it off the event loop); its id, or one
+    line saying why it was not kept. Never raises: the caller still shows the race."""
+    from providers.pipeline import PipelineRunner
+    from providers.store import from_pipeline, from_race
+
+    build = from_pipeline if isinstance(race, PipelineRunner) else from_race
+    return _try_save(lambda: build(race, interrupted=interrupted), config)
+
+
+def _try_save(build: Callable[[], StoredRace], config: Config) -> int | str:
     from providers.store import StoreError, save
 
     try:
-        race_id = save(build(), keep=config.keep_runs)
+        return save(build(), keep=config.keep_runs)
     except StoreError as exc:
-        print(f"modelrace: not saved: {exc}", file=sys.stderr)
-        return None
+        return str(exc)
     except Exception as exc:  # a bug in saving must not turn a finished race into a traceback
         from providers.environment import one_line
 
-        print(f"modelrace: not saved: {one_line(repr(exc))}", file=sys.stderr)
+        return one_line(repr(exc))
+
+
+def _save(build: Callable[[], StoredRace], config: Config) -> int | None:
+    """Keep it; on failure one line on stderr, and the caller carries on as if saved."""
+    race_id = _try_save(build, config)
+    if isinstance(race_id, str):
+        print(f"modelrace: not saved: {race_id}", file=sys.stderr)
         return None
     if sys.stderr.isatty():
         print(f"modelrace: saved as race {race_id} (modelrace show {race_id})", file=sys.stderr)

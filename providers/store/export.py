@@ -10,7 +10,8 @@ import json
 from html import escape
 
 from providers.environment import redact
-from providers.record import Result, Run, State
+from providers.look import LOOK_CSS, MONO, STATE_COLOURS, STREAMING, WAITING
+from providers.record import Result, Run
 from providers.store.races import StoredRace
 
 FORMATS = ("json", "md", "html")
@@ -145,19 +146,23 @@ def to_markdown(race: StoredRace) -> str:
 
 # --- HTML ---------------------------------------------------------------------------------
 
-_CSS = """
-body{font-family:system-ui,sans-serif;margin:2rem;color:#222;background:#fff}
-h1{margin-bottom:.2rem}.meta{color:#666;margin-top:0}
-pre{white-space:pre-wrap;word-wrap:break-word;background:#f6f6f6;padding:.6rem;border-radius:4px}
+# The report's look is the served dashboard page's (providers/look.py).
+_CSS = (
+    LOOK_CSS
+    + """
+body{font-family:var(--mr-sans);margin:2rem;color:var(--mr-ink);background:#fff}
+h1{margin-bottom:.2rem;border-bottom:3px solid var(--mr-accent)}.meta{color:#666;margin-top:0}
+pre{white-space:pre-wrap;word-wrap:break-word;background:#f6f6f6;padding:.6rem;border-radius:4px;
+font-family:var(--mr-mono)}
 table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ddd;padding:.2rem .5rem}
 td.n{text-align:right}.answers{display:flex;gap:1rem;align-items:flex-start;overflow-x:auto}
 .answer{flex:1 1 0;min-width:16rem;border:1px solid #ddd;border-radius:6px;padding:.5rem}
 .answer h3{margin:.2rem 0;font-size:1rem}.state{color:#666;font-size:.9rem}
-.failed{color:#b00}.cancelled{color:#777}
+.done{color:var(--mr-done)}.failed{color:var(--mr-failed)}.cancelled{color:var(--mr-cancelled)}
 """
+)
 
-_BAR = {State.DONE: "#3a8f3a", State.FAILED: "#c0392b", State.CANCELLED: "#999999"}
-_WAITING = "#c9d7ea"
+_BAR = STATE_COLOURS
 
 
 def _x(seconds: float, scale: float, left: int) -> float:
@@ -176,7 +181,7 @@ def timeline_svg(runs: list[Run]) -> str:
     height = top + rows * row + 10
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" font-family="monospace" font-size="12">'
+        f'viewBox="0 0 {width} {height}" font-family="{MONO}" font-size="12">'
     ]
     for i in range(5):
         t = end * i / 4
@@ -203,8 +208,8 @@ def timeline_svg(runs: list[Run]) -> str:
             first = r.first_token if r.first_token is not None else r.end
             stop = r.end if r.end is not None else start
             if first is not None and first > start:
-                parts.append(_rect(start, first, y, scale, left, _WAITING))
-            color = _BAR.get(r.state, "#5b7db1")
+                parts.append(_rect(start, first, y, scale, left, WAITING))
+            color = _BAR.get(r.state, STREAMING)
             parts.append(_rect(first if first is not None else start, stop, y, scale, left, color))
             parts.append(f"<title>{escape(name)}: {escape(str(r.state))}</title>")
             y += row

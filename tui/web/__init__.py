@@ -1,0 +1,1 @@
+"""The dashboard served to web browsers (`modelrace serve`)."""
