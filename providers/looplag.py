@@ -20,8 +20,8 @@ INTERVAL_S = 0.02
 STALL_S = 0.02
 
 
-def _percentile(values: list[float], q: float) -> float:
-    """Nearest rank; 0 for no values."""
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile; 0 for no values (the dashboard's lag meter uses it too)."""
     if not values:
         return 0.0
     ordered = sorted(values)
@@ -141,7 +141,7 @@ class LagProbe:
         stalled = sum(b - a for a, b in self.stalls)
         return LoopLag(
             max_s=max(self.lags, default=0.0),
-            p99_s=_percentile(self.lags, 0.99),
+            p99_s=percentile(self.lags, 0.99),
             stalled_s=stalled,
             waiting_at_peak=self._waiting_at_peak,
             samples=len(self.lags),

@@ -9,8 +9,9 @@ import argparse
 import asyncio
 import math
 import sys
-from argparse import SUPPRESS
 from typing import TYPE_CHECKING
+
+from tui.options import add_model_option
 
 if TYPE_CHECKING:
     from providers.bench.repeat import RepeatBench
@@ -25,16 +26,7 @@ DEFAULT_WARMUP = 1
 
 def add_bench_arguments(parser: argparse.ArgumentParser, spec_help: str) -> None:
     parser.add_argument("prompt", nargs="?", help="the prompt; '-' reads it from stdin")
-    # SUPPRESS: `modelrace -m X bench ...` keeps the X given before the command.
-    parser.add_argument(
-        "-m",
-        "--model",
-        action="append",
-        dest="models",
-        metavar="SPEC",
-        default=SUPPRESS,
-        help=spec_help,
-    )
+    add_model_option(parser, spec_help)
     parser.add_argument(
         "--repeat", type=int, metavar="N", help=f"race N times (default {DEFAULT_REPEAT})"
     )

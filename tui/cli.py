@@ -25,6 +25,7 @@ from providers.request import Request, SettingsError
 from providers.spec import SpecError, parse_spec
 from tui.bench_cli import add_bench_arguments
 from tui.headless import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from tui.options import add_model_option
 from tui.serve_cli import add_command as add_serve_command
 from tui.store_cli import COMMANDS as STORE_COMMANDS
 from tui.store_cli import add_commands as add_store_commands
@@ -118,16 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the prompt sent to every model; '-' reads it from stdin, as does no prompt "
         "when stdin is not a terminal",
     )
-    # SUPPRESS: `modelrace -m X run ...` keeps the X given before the command.
-    run.add_argument(
-        "-m",
-        "--model",
-        action="append",
-        dest="models",
-        metavar="SPEC",
-        default=SUPPRESS,
-        help=_SPEC_HELP,
-    )
+    add_model_option(run, _SPEC_HELP)
     run.add_argument(
         "--mode",
         default="both",
@@ -166,15 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit status: 0 when every listed model is ready, 1 when any is unusable, "
         "2 for bad usage.",
     )
-    models.add_argument(
-        "-m",
-        "--model",
-        action="append",
-        dest="models",
-        metavar="SPEC",
-        default=SUPPRESS,
-        help=_SPEC_HELP + " (default: the configured set)",
-    )
+    add_model_option(models, _SPEC_HELP + " (default: the configured set)")
 
     trust = commands.add_parser("trust", help=f"trust a project-local {LOCAL_CONFIG}, as it is now")
     trust.add_argument("file", nargs="?", default=LOCAL_CONFIG, help=f"default ./{LOCAL_CONFIG}")

@@ -7,23 +7,16 @@ holds the loop (a blocking call, a slow render) shows up here at once.
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections import deque
 
 from rich.text import Text
 from textual.widgets import Static
 
+from providers.looplag import percentile
+
 INTERVAL_S = 0.1
 WINDOW_S = 10.0
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile; 0 for no values."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
 class LagMeter(Static):

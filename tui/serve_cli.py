@@ -19,10 +19,10 @@ import asyncio
 import ipaddress
 import logging
 import sys
-from argparse import SUPPRESS
 from typing import Any
 
 from tui.headless import EXIT_OK, EXIT_USAGE
+from tui.options import add_model_option
 
 HOST, PORT = "127.0.0.1", 8000
 
@@ -42,15 +42,7 @@ def add_command(commands: Any, spec_help: str) -> None:
         "API keys",
     )
     serve.add_argument("--port", type=int, default=PORT, help=f"port, 0 for any free one ({PORT})")
-    serve.add_argument(
-        "-m",
-        "--model",
-        action="append",
-        dest="models",
-        metavar="SPEC",
-        default=SUPPRESS,
-        help=spec_help,
-    )
+    add_model_option(serve, spec_help)
     serve.add_argument(
         "--public-url",
         metavar="URL",
