@@ -15,7 +15,7 @@ from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Label, SelectionList, Static, TextArea
 
-from providers.config import Config
+from providers.config import Config, Endpoint
 from providers.request import SettingsError, check_retries, check_settings
 
 
@@ -238,8 +238,43 @@ class ModelPickerScreen(ModalScreen[list[ModelChoice] | None]):
             yield Input(id="add", placeholder="sim:hosted", suggester=SuggestFromList(known))
             yield Static("", id="add-status", classes="note", markup=False)
             yield Label(Text("Known: " + "  ".join(known), style="dim"), classes="note")
+            if self.config.endpoints:
+                yield Static("", id="endpoint-models", classes="note", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("Done", id="done", variant="primary")
+
+    def on_mount(self) -> None:
+        self.endpoint_notes = {name: "checking…" for name in self.config.endpoints}
+        self.listed: list[str] = []
+        if self.config.endpoints:
+            self._show_endpoint_notes()
+        for endpoint in self.config.endpoints.values():
+            self.run_worker(self._list_endpoint(endpoint), group="endpoint-models")
+
+    async def _list_endpoint(self, endpoint: Endpoint) -> None:
+        """Adds the endpoint's models, off by default, once its server answers."""
+        from providers.endpoints import list_models
+
+        found = await asyncio.to_thread(list_models, endpoint)
+        if not self.is_attached:
+            return
+        if found.problem:
+            self.endpoint_notes[endpoint.name] = f"no model list ({found.problem})"
+        else:
+            self.endpoint_notes[endpoint.name] = (
+                f"{len(found.models)} models listed, off until switched on"
+            )
+            selection = self.query_one("#models", SelectionList)
+            known = {c.spec for c in self.choices} | set(self.listed)
+            for spec in found.specs:
+                if spec not in known:
+                    self.listed.append(spec)
+                    selection.add_option((Text(spec), spec, False))
+        self._show_endpoint_notes()
+
+    def _show_endpoint_notes(self) -> None:
+        lines = [f"{name}: {note}" for name, note in self.endpoint_notes.items()]
+        self.query_one("#endpoint-models", Static).update(Text("\n".join(lines), style="dim"))
 
     async def on_input_submitted(self, event: Input.Submitted) -> None:
         await self.add_spec(event.value)
@@ -262,7 +297,7 @@ class ModelPickerScreen(ModalScreen[list[ModelChoice] | None]):
             return False
         spec = str(adapter.spec)
         selection = self.query_one("#models", SelectionList)
-        if spec in [c.spec for c in self.choices]:
+        if spec in [c.spec for c in self.choices] or spec in self.listed:
             selection.select(spec)
             self._say(f"{spec} is already in the list; it is switched on.")
             self.query_one("#add", Input).value = ""
@@ -284,7 +319,10 @@ class ModelPickerScreen(ModalScreen[list[ModelChoice] | None]):
 
     def action_done(self) -> None:
         selected = set(self.query_one("#models", SelectionList).selected)
-        self.dismiss([replace(c, enabled=c.spec in selected) for c in self.choices])
+        choices = [replace(c, enabled=c.spec in selected) for c in self.choices]
+        # A listed endpoint model joins the dashboard's models only once switched on.
+        choices += [ModelChoice(spec, True) for spec in self.listed if spec in selected]
+        self.dismiss(choices)
 
 
 class HelpScreen(ModalScreen[None]):
