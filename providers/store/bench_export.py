@@ -14,7 +14,7 @@ from typing import Any
 
 from providers.environment import redact
 from providers.store.benches import StoredBench
-from providers.store.export import _CSS, printable
+from providers.store.export import PAGE_CSS, printable
 
 Table = tuple[list[str], list[list[str]]]
 
@@ -145,7 +145,7 @@ def to_html(bench: StoredBench) -> str:
     out = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8"/>',
-        f"<title>{_h(_title(bench))}</title><style>{_CSS}</style></head><body>",
+        f"<title>{_h(_title(bench))}</title><style>{PAGE_CSS}</style></head><body>",
         f"<h1>{_h(_title(bench))}</h1>",
         f'<p class="meta">{_h(bench.created or "")}</p>',
         f"<h2>Command</h2><pre>{_h(command(bench, doc))}</pre>",
