@@ -43,14 +43,14 @@ def add_commands(commands: Any) -> None:
     how.add_argument("--markdown", action="store_true", help="the Markdown export")
 
     exp = commands.add_parser(
-        "export", help="a stored race as JSON, Markdown, HTML or SVG (a bench, bN: JSON)"
+        "export", help="a stored race as JSON, Markdown, HTML or SVG (a bench, bN: JSON, md, html)"
     )
     exp.add_argument("id", type=_race_or_bench, metavar="ID")
     exp.add_argument("--format", required=True, choices=("json", "md", "html", "svg"))
     exp.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
 
-    rm = commands.add_parser("delete", help="delete stored races")
-    rm.add_argument("ids", type=int, nargs="+", metavar="ID")
+    rm = commands.add_parser("delete", help="delete stored races and benches (bN)")
+    rm.add_argument("ids", type=_race_or_bench, nargs="+", metavar="ID")
 
     rep = commands.add_parser(
         "replay",
@@ -335,7 +335,10 @@ def _show_bench(text: str, *, as_json: bool, markdown: bool) -> int:
 
     bench = load_bench(parse_id(text) or 0)
     if markdown:
-        return _fail("a bench has no Markdown export; use --json or the report", EXIT_USAGE)
+        from providers.store.bench_export import to_markdown
+
+        print(to_markdown(bench), end="")
+        return EXIT_OK
     if as_json:
         import json
 
@@ -351,14 +354,13 @@ def _show_bench(text: str, *, as_json: bool, markdown: bool) -> int:
 
 
 def _export_bench(text: str, fmt: str, output: str | None) -> int:
-    import json
-
+    from providers.store.bench_export import export_bench
     from providers.store.benches import load_bench, parse_id
 
     bench = load_bench(parse_id(text) or 0)
-    if fmt != "json":
-        return _fail(f"a bench exports as json only, not {fmt}", EXIT_USAGE)
-    return _write(json.dumps(bench.to_json(), ensure_ascii=False), output)
+    if fmt not in ("json", "md", "html"):
+        return _fail(f"a bench exports as json, md or html, not {fmt}", EXIT_USAGE)
+    return _write(export_bench(bench, fmt), output)
 
 
 def _export(race_id: int, fmt: str, output: str | None) -> int:
@@ -409,9 +411,18 @@ def replay_app(race_id: int, config: Config | None = None) -> ModelRaceApp:
     return ModelRaceApp(specs, config, mode=race.mode, prompt=race.prompt)
 
 
-def _delete(ids: list[int]) -> int:
+def _delete(ids: list[int | str]) -> int:
+    """Races and benches (bN) together; an unknown id of either kind deletes nothing."""
     from providers.store import delete
+    from providers.store.benches import delete_benches, parse_id
 
-    delete(ids)
+    races = [i for i in ids if isinstance(i, int)]
+    benches = [parse_id(i) or 0 for i in ids if isinstance(i, str)]
+    if benches:
+        delete_benches(benches, check_only=True)
+    if races:
+        delete(races)
+    if benches:
+        delete_benches(benches)
     print("deleted " + ", ".join(str(i) for i in ids))
     return EXIT_OK

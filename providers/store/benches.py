@@ -147,3 +147,29 @@ def bench_history(
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def delete_benches(ids: list[int], path: Path | None = None, *, check_only: bool = False) -> None:
+    """Delete every bench in `ids`, or none: `UnknownBench` names the first missing one.
+
+    `check_only` checks without deleting, so a mixed `delete 3 b2` can refuse before either
+    kind is touched."""
+    path = default_path() if path is None else path
+    conn = connect(path, create=False)
+    if conn is None:
+        raise UnknownBench(ids[0])
+    with failures_as_store_errors(path):
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for bench_id in ids:
+                    if not conn.execute("SELECT 1 FROM bench WHERE id = ?", (bench_id,)).fetchone():
+                        raise UnknownBench(bench_id)
+                if not check_only:
+                    conn.executemany("DELETE FROM bench WHERE id = ?", [(i,) for i in ids])
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        finally:
+            conn.close()

@@ -162,6 +162,7 @@ td.n{text-align:right}.answers{display:flex;gap:1rem;align-items:flex-start;over
 """
 )
 
+PAGE_CSS = _CSS  # the page look bench exports share
 _BAR = STATE_COLOURS
 
 
