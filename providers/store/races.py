@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from providers.environment import redact
+from providers.environment import redact, secrets_read_once
 from providers.failures import FailureKind
 from providers.looplag import LoopLag
 from providers.record import Attempt, Result, Run, State, document, speedup
@@ -149,7 +149,7 @@ def _run_extra(run: Run) -> str | None:
 def _insert(conn: sqlite3.Connection, race: StoredRace) -> int:
     cur = conn.execute(
         "INSERT INTO races (created, kind, prompt, system, settings, mode, models, parent_id,"
-        " turn, interrupted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " turn, interrupted, speedup, speedup_known) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
         (
             race.created or _now(),
             race.kind,
@@ -161,6 +161,7 @@ def _insert(conn: sqlite3.Connection, race: StoredRace) -> int:
             race.parent_id,
             race.turn,
             int(race.interrupted),
+            speedup(race.runs),
         ),
     )
     race_id = int(cur.lastrowid or 0)
@@ -217,7 +218,8 @@ def save_many(
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                ids = [_insert(conn, race) for race in races]
+                with secrets_read_once():
+                    ids = [_insert(conn, race) for race in races]
                 if keep is not None:
                     conn.execute(
                         "DELETE FROM races WHERE id NOT IN"
@@ -397,29 +399,20 @@ def history(
                 chosen += " LIMIT ?"
                 args.append(limit)
             races = conn.execute(
-                "SELECT id, created, kind, mode, models, prompt, interrupted FROM races"
-                f" WHERE id IN ({chosen}) ORDER BY id DESC",
+                "SELECT id, created, kind, mode, models, prompt, interrupted, speedup,"
+                f" speedup_known FROM races WHERE id IN ({chosen}) ORDER BY id DESC",
                 args,
             ).fetchall()
             walls: dict[int, list[tuple[str, float | None]]] = {r[0]: [] for r in races}
-            sides: dict[int, list[Run[Result]]] = {r[0]: [] for r in races}
-            for race_id, mode, wall, cancelled in conn.execute(
-                f"SELECT race_id, mode, wall_s, cancelled FROM runs WHERE race_id IN ({chosen})"
+            for race_id, mode, wall in conn.execute(
+                f"SELECT race_id, mode, wall_s FROM runs WHERE race_id IN ({chosen})"
                 " ORDER BY race_id, position",
                 args,
             ):
                 walls[race_id].append((mode, wall))
-                sides[race_id].append(
-                    Run(mode, [], False, t0=0.0, t_end=wall, cancelled=bool(cancelled))
-                )
-            # The speedup rule needs each side's outcomes, not only its wall.
-            for race_id, position, spec, state in conn.execute(
-                "SELECT runs.race_id, runs.position, results.spec, results.state FROM results"
-                " JOIN runs ON results.run_id = runs.id"
-                f" WHERE runs.race_id IN ({chosen}) ORDER BY results.run_id, results.position",
-                args,
-            ):
-                sides[race_id][position].results.append(Result(spec, state=State(state)))
+            ratios = {r[0]: r[7] for r in races if r[8]}
+            older = [r[0] for r in races if not r[8]]
+            ratios.update(_speedups_of(conn, older))
         finally:
             conn.close()
     return [
@@ -431,11 +424,37 @@ def history(
             models.split(),
             prompt,
             walls[race_id],
-            speedup(sides[race_id]),
+            ratios.get(race_id),
             bool(interrupted),
         )
-        for race_id, created, kind, mode, models, prompt, interrupted in races
+        for race_id, created, kind, mode, models, prompt, interrupted, _, _ in races
     ]
+
+
+def _speedups_of(conn: sqlite3.Connection, ids: list[int]) -> dict[int, float | None]:
+    """The speedup of races saved before it was stored with them, from their outcomes."""
+    out: dict[int, float | None] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        sides: dict[int, list[Run[Result]]] = {i: [] for i in chunk}
+        for race_id, mode, wall, cancelled in conn.execute(
+            f"SELECT race_id, mode, wall_s, cancelled FROM runs WHERE race_id IN ({marks})"
+            " ORDER BY race_id, position",
+            chunk,
+        ):
+            sides[race_id].append(
+                Run(mode, [], False, t0=0.0, t_end=wall, cancelled=bool(cancelled))
+            )
+        for race_id, position, spec, state in conn.execute(
+            "SELECT runs.race_id, runs.position, results.spec, results.state FROM results"
+            f" JOIN runs ON results.run_id = runs.id WHERE runs.race_id IN ({marks})"
+            " ORDER BY results.run_id, results.position",
+            chunk,
+        ):
+            sides[race_id][position].results.append(Result(spec, state=State(state)))
+        out.update({race_id: speedup(runs) for race_id, runs in sides.items()})
+    return out
 
 
 def delete(ids: list[int], path: Path | None = None) -> None:

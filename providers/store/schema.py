@@ -98,7 +98,14 @@ _V3 = """
 ALTER TABLE runs ADD COLUMN extra TEXT;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+# Version 4: the speedup the race claimed (`providers.record.speedup`), decided when it was
+# saved, so listing 10,000 races needs no per-result work. Older rows: known = 0.
+_V4 = """
+ALTER TABLE races ADD COLUMN speedup REAL;
+ALTER TABLE races ADD COLUMN speedup_known INTEGER NOT NULL DEFAULT 0;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 LATEST = len(MIGRATIONS)
 
 
