@@ -173,6 +173,28 @@ async def test_replay_opens_the_dashboard_with_the_prompt_ready(recorded: dict, 
     assert texts == expected
 
 
+async def test_the_picker_takes_replay_id_for_every_model_of_the_race(recorded: dict, sim_env: str):
+    from screen import screen_text
+
+    from providers.config import Config
+    from tui.app import ModelRaceApp
+
+    app = ModelRaceApp(["sim:fast"], Config(), mode="async")
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.press("ctrl+l")
+        await pilot.pause()
+        picker = app.screen
+        assert await picker.add_spec("replay:1")  # type: ignore[attr-defined]
+        await pilot.pause()
+        shown = screen_text(app)
+        models = [r["model"] for r in recorded["runs"][0]["results"]]
+        for model in models:
+            assert f"replay:1:{model}" in shown
+        assert not await picker.add_spec("replay:99")  # type: ignore[attr-defined]
+        await pilot.pause()
+        assert "Cannot use replay:99" in screen_text(app)
+
+
 def _first_chunk_after(sim_url: str, model: str, started: str | None) -> float:
     """Seconds from sending a chat request for `model` until its first text chunk arrives."""
     import http.client

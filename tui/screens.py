@@ -290,6 +290,9 @@ class ModelPickerScreen(ModalScreen[list[ModelChoice] | None]):
         spec_text = text.strip()
         if not spec_text:
             return False
+        provider, _, rest = spec_text.partition(":")
+        if provider.strip().lower() == "replay" and rest and ":" not in rest:
+            return await self._add_replays(spec_text)
         try:
             adapter = make_adapter(spec_text, self.config)
         except SpecError as exc:
@@ -313,6 +316,19 @@ class ModelPickerScreen(ModalScreen[list[ModelChoice] | None]):
         self.query_one("#add", Input).value = ""
         self._say(f"Added {spec}.")
         return True
+
+    async def _add_replays(self, spec_text: str) -> bool:
+        """`replay:ID` stands for every model of stored race ID, as on the command line."""
+        from providers.store import StoreError
+        from providers.store.replay import ReplayError, expand
+
+        try:
+            specs = await asyncio.to_thread(expand, [spec_text])  # reads the store
+        except (ReplayError, StoreError) as exc:
+            self._say(f"Cannot use {spec_text}: {exc}", error=True)
+            return False
+        added = [spec for spec in specs if await self.add_spec(spec)]
+        return len(added) == len(specs)
 
     def on_button_pressed(self) -> None:
         self.action_done()
