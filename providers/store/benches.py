@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from providers.environment import redact
-from providers.store.db import connect, default_path, failures_as_store_errors
+from providers.store.db import connect, default_path, failures_as_store_errors, transaction
 
 PREFIX = "b"
 
@@ -158,18 +158,9 @@ def delete_benches(ids: list[int], path: Path | None = None, *, check_only: bool
     conn = connect(path, create=False)
     if conn is None:
         raise UnknownBench(ids[0])
-    with failures_as_store_errors(path):
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for bench_id in ids:
-                    if not conn.execute("SELECT 1 FROM bench WHERE id = ?", (bench_id,)).fetchone():
-                        raise UnknownBench(bench_id)
-                if not check_only:
-                    conn.executemany("DELETE FROM bench WHERE id = ?", [(i,) for i in ids])
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        finally:
-            conn.close()
+    with failures_as_store_errors(path), transaction(conn):
+        for bench_id in ids:
+            if not conn.execute("SELECT 1 FROM bench WHERE id = ?", (bench_id,)).fetchone():
+                raise UnknownBench(bench_id)
+        if not check_only:
+            conn.executemany("DELETE FROM bench WHERE id = ?", [(i,) for i in ids])

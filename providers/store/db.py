@@ -92,3 +92,20 @@ def connect(path: Path | None = None, *, create: bool = True) -> sqlite3.Connect
             conn.close()
             raise
         return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE … COMMIT, rolled back on any error, the connection closed after: every
+    writer of the store goes through it, so none leaves a write half done or a lock held."""
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    finally:
+        conn.close()

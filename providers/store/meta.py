@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from providers.environment import redact
-from providers.store.db import connect, default_path, failures_as_store_errors
+from providers.store.db import connect, default_path, failures_as_store_errors, transaction
 
 
 def read_meta(prefix: str, path: Path | None = None) -> dict[str, Any]:
@@ -47,17 +47,9 @@ def write_meta(values: dict[str, Any], path: Path | None = None) -> None:
     with failures_as_store_errors(path):
         conn = connect(path)
         assert conn is not None
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.executemany(
-                    "INSERT INTO meta (key, value) VALUES (?, ?)"
-                    " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                    rows,
-                )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        finally:
-            conn.close()
+        with transaction(conn):
+            conn.executemany(
+                "INSERT INTO meta (key, value) VALUES (?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                rows,
+            )

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from providers.environment import redact
-from providers.store.db import connect, default_path, failures_as_store_errors
+from providers.store.db import connect, default_path, failures_as_store_errors, transaction
 
 MAX_PROMPTS = 500
 
@@ -28,14 +28,10 @@ def add_prompt(prompt: str, path: Path | None = None) -> None:
     with failures_as_store_errors(path):
         conn = connect(path)
         assert conn is not None
-        try:
-            conn.execute("BEGIN IMMEDIATE")
+        with transaction(conn):
             last = conn.execute("SELECT prompt FROM prompts ORDER BY id DESC LIMIT 1").fetchone()
             if last is None or last[0] != text:
                 conn.execute("INSERT INTO prompts (created, prompt) VALUES (?, ?)", (_now(), text))
-            conn.execute("COMMIT")
-        finally:
-            conn.close()
 
 
 def recent_prompts(limit: int = MAX_PROMPTS, path: Path | None = None) -> list[str]:
@@ -73,10 +69,8 @@ def import_jsonl(source: Path, path: Path | None = None) -> int:
     with failures_as_store_errors(path):
         conn = connect(path)
         assert conn is not None
-        try:
-            conn.execute("BEGIN IMMEDIATE")
+        with transaction(conn):
             if conn.execute("SELECT 1 FROM meta WHERE key = ?", (key,)).fetchone():
-                conn.execute("ROLLBACK")
                 return 0
             # Older than anything typed since: they go in before the rows already there.
             first = conn.execute("SELECT MIN(id) FROM prompts").fetchone()[0]
@@ -86,11 +80,4 @@ def import_jsonl(source: Path, path: Path | None = None) -> int:
                 [(start + i, _now(), p) for i, p in enumerate(prompts)],
             )
             conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (key, _now()))
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        finally:
-            conn.close()
     return len(prompts)

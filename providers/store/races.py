@@ -20,7 +20,7 @@ from providers.failures import FailureKind
 from providers.looplag import LoopLag
 from providers.record import Attempt, Result, Run, State, document, speedup
 from providers.store import codec
-from providers.store.db import connect, default_path, failures_as_store_errors
+from providers.store.db import connect, default_path, failures_as_store_errors, transaction
 
 
 class UnknownRace(LookupError):
@@ -215,23 +215,14 @@ def save_many(
     with failures_as_store_errors(path):
         conn = connect(path)
         assert conn is not None
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                with secrets_read_once():
-                    ids = [_insert(conn, race) for race in races]
-                if keep is not None:
-                    conn.execute(
-                        "DELETE FROM races WHERE id NOT IN"
-                        " (SELECT id FROM races ORDER BY id DESC LIMIT ?)",
-                        (max(keep, 1),),
-                    )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        finally:
-            conn.close()
+        with transaction(conn), secrets_read_once():
+            ids = [_insert(conn, race) for race in races]
+            if keep is not None:
+                conn.execute(
+                    "DELETE FROM races WHERE id NOT IN"
+                    " (SELECT id FROM races ORDER BY id DESC LIMIT ?)",
+                    (max(keep, 1),),
+                )
     for race, race_id in zip(races, ids, strict=True):
         race.id = race_id
     return ids
@@ -462,18 +453,8 @@ def delete(ids: list[int], path: Path | None = None) -> None:
     path, conn = _open_for_reading(path)
     if conn is None:
         raise UnknownRace(ids[0])
-    with failures_as_store_errors(path):
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for race_id in ids:
-                    if conn.execute("SELECT 1 FROM races WHERE id = ?", (race_id,)).fetchone():
-                        continue
-                    raise UnknownRace(race_id)
-                conn.executemany("DELETE FROM races WHERE id = ?", [(i,) for i in ids])
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        finally:
-            conn.close()
+    with failures_as_store_errors(path), transaction(conn):
+        for race_id in ids:
+            if not conn.execute("SELECT 1 FROM races WHERE id = ?", (race_id,)).fetchone():
+                raise UnknownRace(race_id)
+        conn.executemany("DELETE FROM races WHERE id = ?", [(i,) for i in ids])
