@@ -28,6 +28,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from providers.catalog import pointed_at
+
 ROOT = Path(__file__).resolve().parents[1]
 TTFT_S, TPS, TOKENS = 0.3, 50.0, 40
 PROFILE = f"fast,ttft={TTFT_S:g},tps={TPS:g},tokens={TOKENS},jitter=0"
@@ -59,17 +61,7 @@ def modelrace_command() -> list[str]:
 
 def sim_env(url: str) -> dict[str, str]:
     env = dict(os.environ)
-    env.update(
-        MODELRACE_SIM_URL=url,
-        OPENAI_BASE_URL=url + "/v1",
-        ANTHROPIC_BASE_URL=url,
-        GOOGLE_GEMINI_BASE_URL=url,
-        OLLAMA_HOST=url,
-        OPENAI_API_KEY="bench",
-        ANTHROPIC_API_KEY="bench",
-        GEMINI_API_KEY="bench",
-        NO_PROXY="127.0.0.1,localhost",
-    )
+    env.update(pointed_at(url, "bench"), MODELRACE_SIM_URL=url, NO_PROXY="127.0.0.1,localhost")
     env.pop("GOOGLE_API_KEY", None)
     return env
 

@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+from providers.catalog import pointed_at
+
 ROOT = Path(__file__).resolve().parents[1]
 PROVIDERS = ("openai", "anthropic", "gemini", "ollama")
 WAYS = ("sync", "async")
@@ -72,14 +74,8 @@ def measure(provider: str, way: str, env: dict[str, str]) -> dict:
 def sim_env(url: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
+        pointed_at(url),
         MODELRACE_SIM_URL=url,
-        OPENAI_BASE_URL=url + "/v1",
-        ANTHROPIC_BASE_URL=url,
-        GOOGLE_GEMINI_BASE_URL=url,
-        OLLAMA_HOST=url,
-        OPENAI_API_KEY="x",
-        ANTHROPIC_API_KEY="x",
-        GEMINI_API_KEY="x",
         NO_PROXY="127.0.0.1,localhost",
         PYTHONPATH=str(ROOT),
     )

@@ -64,3 +64,16 @@ PROVIDERS: tuple[Provider, ...] = (
 )
 
 BY_NAME: dict[str, Provider] = {p.name: p for p in PROVIDERS}
+
+
+def pointed_at(url: str, key: str = "placeholder") -> dict[str, str]:
+    """Every SDK pointed at one server that speaks all four wires (the simulator, a test's
+    server), through each SDK's own variables: its base URL (the OpenAI wire under /v1, as
+    OpenAI serves it) and a key in its first key variable, for tests and benchmarks."""
+    env: dict[str, str] = {}
+    for p in PROVIDERS:
+        if p.base_url_variable:
+            env[p.base_url_variable] = url + "/v1" if p.wire == "openai" else url
+        if p.key_variables:
+            env[p.key_variables[0]] = f"{key}-{p.name}"
+    return env

@@ -23,6 +23,7 @@ from cli_helpers import modelrace
 from keepalive_server import PARTIAL
 
 from providers import Request, make_adapter
+from providers.catalog import pointed_at
 from providers.environment import loopback_no_proxy
 from providers.race import Race, parse_mode
 from providers.record import State
@@ -46,16 +47,7 @@ def keepalive_url() -> Iterator[str]:
 
 def sdk_env(url: str) -> dict[str, str]:
     """Every SDK pointed at the keep-alive server, with keys that are only placeholders."""
-    return {
-        "OPENAI_BASE_URL": url + "/v1",
-        "ANTHROPIC_BASE_URL": url,
-        "GOOGLE_GEMINI_BASE_URL": url,
-        "OLLAMA_HOST": url,
-        "OPENAI_API_KEY": "test-openai",
-        "ANTHROPIC_API_KEY": "test-anthropic",
-        "GEMINI_API_KEY": "test-gemini",
-        "NO_PROXY": "127.0.0.1,localhost",
-    }
+    return {**pointed_at(url, "test"), "NO_PROXY": "127.0.0.1,localhost"}
 
 
 def timed_run(provider: str, mode: str, url: str) -> tuple[float, subprocess.CompletedProcess]:

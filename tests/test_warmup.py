@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from providers.catalog import pointed_at
 from providers.environment import loopback_no_proxy
 from providers.sim import SimServer
 from providers.sim.server import is_model_route
@@ -79,16 +80,7 @@ def sim() -> Iterator[SimServer]:
 
 def child_env(url: str) -> dict[str, str]:
     env = dict(os.environ)
-    env.update(
-        OPENAI_BASE_URL=url + "/v1",
-        ANTHROPIC_BASE_URL=url,
-        GOOGLE_GEMINI_BASE_URL=url,
-        OLLAMA_HOST=url,
-        OPENAI_API_KEY="test-openai",
-        ANTHROPIC_API_KEY="test-anthropic",
-        GEMINI_API_KEY="test-gemini",
-        PYTHONPATH=str(ROOT),
-    )
+    env.update(pointed_at(url, "test"), PYTHONPATH=str(ROOT))
     env.pop("GOOGLE_API_KEY", None)
     return env
 
