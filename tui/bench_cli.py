@@ -60,14 +60,10 @@ def add_bench_arguments(parser: argparse.ArgumentParser, spec_help: str) -> None
 
 def run_bench(specs: list[str], request: Request, args: argparse.Namespace, config: Config) -> int:
     """Check the flags, bench, report; exit 0 / 1 when a request failed / 2 / 130 on Ctrl-C."""
-    from providers.environment import redact
     from tui.headless import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, usable_adapters
 
     bench = _bench_from(args, request)
     adapters, unusable = usable_adapters(specs, config)
-    for spec, problem in unusable:
-        verb = "skipping" if adapters else "cannot run"
-        print(redact(f"modelrace: {verb} {spec}: {problem}"), file=sys.stderr)
     if not adapters:
         return EXIT_USAGE
     bench.adapters = adapters

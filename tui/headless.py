@@ -47,9 +47,6 @@ def run_headless(
     2 when that leaves none.
     """
     adapters, unusable = usable_adapters(specs, config)
-    for spec, problem in unusable:
-        verb = "skipping" if adapters else "cannot run"
-        print(redact(f"modelrace: {verb} {spec}: {problem}"), file=sys.stderr)
     if not adapters:
         return EXIT_USAGE
     race = Race(adapters, request, mode)
@@ -83,10 +80,14 @@ def exit_status(runs: Sequence[Run[Any]], interrupted: int, *, some_unusable: bo
 def usable_adapters(
     specs: list[str], config: Config
 ) -> tuple[list[Adapter], list[tuple[str, str]]]:
-    """The adapters that can start now, and (spec, why not) for the others."""
+    """The adapters that can start now, and (spec, why not) for the others, each of which is
+    named on stderr ("skipping", or "cannot run" when none is left) before anything starts."""
     checked = check_models(specs, config)
     usable = [adapter for adapter, problem in checked if problem is None]
     unusable = [(spec, p) for spec, (_, p) in zip(specs, checked, strict=True) if p is not None]
+    for spec, problem in unusable:
+        verb = "skipping" if usable else "cannot run"
+        print(redact(f"modelrace: {verb} {spec}: {problem}"), file=sys.stderr)
     return usable, unusable
 
 

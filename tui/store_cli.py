@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -231,12 +231,17 @@ def _history(search: str | None, limit: int, as_json: bool) -> int:
                 ratio,
             )
         )
+    _print_table(table)
+    return EXIT_OK
+
+
+def _print_table(table: Sequence[tuple[str, ...]]) -> None:
+    """Columns padded to their widest cell, the id right-aligned; model text shown, not run."""
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     for row in table:
         cells = [row[0].rjust(widths[0])]
         cells += [c.ljust(w) for c, w in zip(row[1:], widths[1:], strict=True)]
         print(visible("  ".join(cells).rstrip()))
-    return EXIT_OK
 
 
 def to_json_list(rows: list[Summary]) -> str:
@@ -322,11 +327,7 @@ def _bench_history(search: str | None, limit: int, as_json: bool) -> int:
                 str(b.n_samples),
             )
         )
-    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
-    for row in table:
-        cells = [row[0].rjust(widths[0])]
-        cells += [c.ljust(w) for c, w in zip(row[1:], widths[1:], strict=True)]
-        print(visible("  ".join(cells).rstrip()))
+    _print_table(table)
     return EXIT_OK
 
 
