@@ -123,8 +123,11 @@ async def test_history_lists_stored_races_newest_first_and_search_filters_them()
         assert f"{ratio:.2f}x" in both and "sync" in both and "async" in both
         assert on_screen(app, "2 stored races in")
         await pilot.press(*"tea")
-        await until(pilot, lambda: len(table_rows(app)) == 1)
-        assert "tell me about tea" in table_rows(app)[0]
+        # The table is rebuilt for the search; its columns settle on a later frame.
+        await until(
+            pilot,
+            lambda: len(table_rows(app)) == 1 and "tell me about tea" in table_rows(app)[0],
+        )
         assert not on_screen(app, "why is the sky blue?")
         await pilot.press(*"xyz")
         await until(pilot, lambda: on_screen(app, "no stored race matches 'teaxyz'"))
