@@ -1,8 +1,9 @@
 """One look for what modelrace shows outside the terminal: the HTML report and the page
 `modelrace serve` serves (tui/web/serve_page.html).
 
-The state colours are the dashboard timeline's bars (tui/timeline.py), the monospace stack is
-the served terminal's own font first, and the ink is the page around that terminal.
+The state colours are the dashboard timeline's bars (tui/widgets/timeline.py), the
+monospace stack is the served terminal's own font first, and the ink is the page around
+that terminal.
 """
 
 from __future__ import annotations

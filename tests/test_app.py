@@ -22,8 +22,9 @@ from providers.sim import SimServer, expected_answer
 from providers.store.prompts import recent_prompts
 from tui.app import ModelRaceApp
 from tui.history import PromptHistory
-from tui.panel import AnswerPanel
-from tui.screens import ModelPickerScreen, Settings, SettingsScreen
+from tui.screens.models import ModelPickerScreen
+from tui.screens.settings import Settings, SettingsScreen
+from tui.widgets.panel import AnswerPanel
 
 ROOT = Path(__file__).resolve().parent.parent
 SDKS = ("openai", "anthropic", "google.genai", "ollama")
@@ -320,7 +321,7 @@ async def test_every_key_has_a_palette_entry_and_the_palette_switches_mode() -> 
 )
 def test_settings_are_checked_like_the_command_line(fields: tuple[str, ...], message: str) -> None:
     from providers.request import SettingsError
-    from tui.screens import parse_settings
+    from tui.screens.settings import parse_settings
 
     with pytest.raises(SettingsError, match=message):
         parse_settings(*fields)
@@ -483,7 +484,7 @@ async def test_the_palette_screenshot_is_saved_where_a_folder_exists(
 
 
 def test_fields_that_do_not_fit_are_dropped_whole_least_important_first() -> None:
-    from tui.fields import field, fit
+    from tui.widgets.fields import field, fit
 
     fields = [field("speedup 2.12×", 0), field("sync 6.76 s", 1), field("loop lag 3 ms", 5)]
     assert fit(fields, 80).plain == "speedup 2.12×  sync 6.76 s  loop lag 3 ms"

@@ -16,7 +16,7 @@ from test_app import FAST, until
 from providers.config import load_config
 from tui.app import ModelRaceApp
 from tui.history import PromptHistory
-from tui.screens import ModelPickerScreen
+from tui.screens.models import ModelPickerScreen
 
 KEY = "sk-picker-secret-0123456789"
 

@@ -154,7 +154,7 @@ async def test_replay_opens_the_dashboard_with_the_prompt_ready(recorded: dict, 
     from screen import screen_text
 
     from providers.config import Config
-    from tui.store_cli import replay_app
+    from tui.commands.store import replay_app
 
     app = replay_app(1, Config())
     async with app.run_test(size=(140, 40)) as pilot:

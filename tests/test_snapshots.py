@@ -19,7 +19,7 @@ from providers.sim.profiles import profile_for
 from providers.sim.text import answer_pieces
 from tui.app import ModelRaceApp
 from tui.history import PromptHistory
-from tui.lagmeter import LagMeter
+from tui.widgets.lagmeter import LagMeter
 
 PROMPT = "why is the sky blue?"
 THREE = ["sim:fast", "sim:slow,tps=60", "sim:localish,jitter=0,tps=80"]

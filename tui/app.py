@@ -34,21 +34,23 @@ from providers.pipeline.runner import PIPELINE_MODES
 from providers.race import MODE_NAMES, Mode, ModeError, Race, parse_mode
 from providers.record import Run
 from providers.store import StoredRace
-from tui.commands import DashboardCommands
-from tui.fields import Field, FieldLine, field
-from tui.headless import EXIT_TERMINATED
+from tui.commands.run import EXIT_TERMINATED
+from tui.commands.store import keep
 from tui.history import PromptHistory, default_path, legacy_path
-from tui.history_screen import HistoryScreen, show_stored
-from tui.lagmeter import LagMeter
-from tui.panel import AnswerPanel, PanelGrid, StreamView
-from tui.pipelines import PipelineOpenScreen, find_pipeline_files
+from tui.palette import DashboardCommands
 from tui.prefs import Memory, snapshot
-from tui.prompt import PromptBox
-from tui.screens import HelpScreen, ModelChoice, ModelPickerScreen, Settings, SettingsScreen
+from tui.screens.help import HelpScreen
+from tui.screens.history import HistoryScreen, show_stored
+from tui.screens.models import ModelChoice, ModelPickerScreen
+from tui.screens.pipelines import PipelineOpenScreen, find_pipeline_files
+from tui.screens.settings import Settings, SettingsScreen
 from tui.sides import next_side
-from tui.store_cli import keep
 from tui.text import visible
-from tui.timeline import Timeline
+from tui.widgets.fields import Field, FieldLine, field
+from tui.widgets.lagmeter import LagMeter
+from tui.widgets.panel import AnswerPanel, PanelGrid, StreamView
+from tui.widgets.prompt import PromptBox
+from tui.widgets.timeline import Timeline
 
 POLL_HZ = 15
 IDLE_HINT = "type a prompt and press Enter"
@@ -461,7 +463,7 @@ class ModelRaceApp(App[int]):
         self.push_screen(SettingsScreen(self.settings), apply)
 
     def action_bench(self) -> None:
-        from tui.bench_screen import BenchScreen
+        from tui.screens.bench import BenchScreen
 
         prompt = self.prompt_box.text.strip() or self.last_prompt
         if self.racing or not prompt or not self.enabled_specs:

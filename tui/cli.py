@@ -23,13 +23,13 @@ from providers.environment import EnvFileError, load_env, loopback_no_proxy
 from providers.race import ModeError, parse_mode
 from providers.request import Request, SettingsError
 from providers.spec import SpecError, parse_spec
-from tui.bench_cli import add_bench_arguments
-from tui.headless import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from tui.options import add_model_option
-from tui.serve_cli import add_command as add_serve_command
-from tui.store_cli import COMMANDS as STORE_COMMANDS
-from tui.store_cli import add_commands as add_store_commands
-from tui.store_cli import add_no_save
+from tui.commands.bench import add_bench_arguments
+from tui.commands.options import add_model_option
+from tui.commands.run import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from tui.commands.serve import add_command as add_serve_command
+from tui.commands.store import COMMANDS as STORE_COMMANDS
+from tui.commands.store import add_commands as add_store_commands
+from tui.commands.store import add_no_save
 
 
 class UsageError(Exception):
@@ -314,14 +314,14 @@ def _run(argv: Sequence[str] | None) -> int:
         load_env()
         loopback_no_proxy()
         if args.command in STORE_COMMANDS:
-            from tui.store_cli import run_command
+            from tui.commands.store import run_command
 
             return run_command(args)
         config = load_config()
         if config.notice:
             print(f"modelrace: {error_line(config.notice)}", file=sys.stderr)
         if args.command == "pipeline":
-            from tui.pipeline_cli import run_pipeline_command
+            from tui.commands.pipeline import run_pipeline_command
 
             input_text = utf8_text(args.input, "--input")
             return run_pipeline_command(
@@ -329,22 +329,22 @@ def _run(argv: Sequence[str] | None) -> int:
             )
         specs = resolve_specs(args.models, config, strict=args.command != "models")
         if args.command == "run":
-            from tui.headless import run_headless
+            from tui.commands.run import run_headless
 
             request, mode = request_from(args), parse_mode(args.mode)
             return run_headless(
                 specs, request, mode, config, as_json=args.json, save=not args.no_save
             )
         if args.command == "bench":
-            from tui.bench_cli import run_bench
+            from tui.commands.bench import run_bench
 
             return run_bench(specs, request_from(args), args, config)
         if args.command == "serve":
-            from tui.serve_cli import run_serve
+            from tui.commands.serve import run_serve
 
             return run_serve(specs, args)
         if args.command == "models":
-            from tui.headless import list_models
+            from tui.commands.run import list_models
 
             if args.models:
                 source = "given with -m"

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from providers.store import StoreError
 from providers.store.meta import read_meta, write_meta
-from tui.screens import ModelChoice, Settings, parse_settings
+from tui.screens.models import ModelChoice
+from tui.screens.settings import Settings, parse_settings
 
 if TYPE_CHECKING:
     from providers.config import Config

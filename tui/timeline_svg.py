@@ -11,7 +11,7 @@ from pathlib import Path
 from textual.app import App, ComposeResult
 
 from providers.record import Run
-from tui.timeline import KEEP_RUNS, Timeline
+from tui.widgets.timeline import KEEP_RUNS, Timeline
 
 WIDTH = 100
 

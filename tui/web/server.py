@@ -24,7 +24,7 @@ from textual_serve.app_service import AppService
 from textual_serve.server import Server, to_int
 
 from providers.look import LOOK_CSS
-from tui.serve_cli import is_loopback
+from tui.commands.serve import is_loopback
 
 # How long a dashboard is given to quit, then to end on SIGTERM, before SIGKILL.
 STOP_WAIT_S = 3.0

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tui.headless import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from tui.commands.run import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from tui.text import visible
 
 if TYPE_CHECKING:  # the store is imported only by the commands that use it
@@ -256,11 +256,11 @@ def text_report(race: StoredRace) -> str:
     """What `run` (or `pipeline`) printed for this race, under a line saying which it is."""
     if race.kind == "pipeline":
         from providers.pipeline import PipelinePass
-        from tui.pipeline_cli import pipeline_report
+        from tui.commands.pipeline import pipeline_report
 
         body = pipeline_report([run for run in race.runs if isinstance(run, PipelinePass)])
     else:
-        from tui.report import full_report
+        from tui.commands.report import full_report
 
         body = full_report(race.runs)
     head = f"race {race.id} · {_when(race.created or '')} · mode {race.mode}"

@@ -21,8 +21,8 @@ import logging
 import sys
 from typing import Any
 
-from tui.headless import EXIT_OK, EXIT_USAGE
-from tui.options import add_model_option
+from tui.commands.options import add_model_option
+from tui.commands.run import EXIT_OK, EXIT_USAGE
 
 HOST, PORT = "127.0.0.1", 8000
 

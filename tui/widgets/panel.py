@@ -24,9 +24,9 @@ from textual.strip import Strip
 
 from providers.environment import redact
 from providers.record import Result, State
-from tui.fields import Field, FieldLine, field
-from tui.lineview import LineView
 from tui.text import visible, wrap
+from tui.widgets.fields import Field, FieldLine, field
+from tui.widgets.lineview import LineView
 
 STATE_STYLE = {
     State.PREPARING: "dim",

@@ -66,7 +66,7 @@ def print_report(bench: RepeatBench | Sweep, *, plot: bool = False) -> None:
     out = console()
     _report(out, bench)
     if plot:
-        from tui import bench_plots
+        from tui.widgets import plots as bench_plots
 
         if isinstance(bench, Sweep):
             charts = bench_plots.sweep_charts(bench)

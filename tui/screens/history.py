@@ -23,8 +23,9 @@ from textual.widgets import DataTable, Input, Static
 
 from providers.race import ModeError, parse_mode
 from providers.store import StoredRace, StoreError, Summary, UnknownRace
-from tui.screens import ModelChoice, Settings
-from tui.store_cli import _excerpt, _walls, _when
+from tui.commands.store import _excerpt, _walls, _when
+from tui.screens.models import ModelChoice
+from tui.screens.settings import Settings
 from tui.text import visible
 
 if TYPE_CHECKING:

@@ -22,8 +22,8 @@ from providers.pipeline import (
 )
 from providers.race import ModeError
 from providers.record import Result, State
-from tui.headless import EXIT_USAGE, document, exit_status, export_json, run_to_end
-from tui.report import conclusion, loop_lag_line, secs, stall_words, text_table
+from tui.commands.report import conclusion, loop_lag_line, secs, stall_words, text_table
+from tui.commands.run import EXIT_USAGE, document, exit_status, export_json, run_to_end
 from tui.text import visible
 
 ARROW = " → "
@@ -51,7 +51,7 @@ def run_pipeline_command(
         print(redact(visible(pipeline_report(pipe.runs))))
     sys.stdout.flush()
     if save:
-        from tui.store_cli import save_pipeline
+        from tui.commands.store import save_pipeline
 
         save_pipeline(pipe, config, interrupted=bool(interrupted))
     return exit_status(pipe.runs, interrupted)

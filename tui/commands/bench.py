@@ -11,7 +11,7 @@ import math
 import sys
 from typing import TYPE_CHECKING
 
-from tui.options import add_model_option
+from tui.commands.options import add_model_option
 
 if TYPE_CHECKING:
     from providers.bench.repeat import RepeatBench
@@ -60,7 +60,7 @@ def add_bench_arguments(parser: argparse.ArgumentParser, spec_help: str) -> None
 
 def run_bench(specs: list[str], request: Request, args: argparse.Namespace, config: Config) -> int:
     """Check the flags, bench, report; exit 0 / 1 when a request failed / 2 / 130 on Ctrl-C."""
-    from tui.headless import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, usable_adapters
+    from tui.commands.run import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, usable_adapters
 
     bench = _bench_from(args, request)
     adapters, unusable = usable_adapters(specs, config)
@@ -68,8 +68,8 @@ def run_bench(specs: list[str], request: Request, args: argparse.Namespace, conf
         return EXIT_USAGE
     bench.adapters = adapters
     interrupted = _drive(bench)
-    from tui import bench_report
-    from tui.headless import export_json
+    from tui.commands import bench_report
+    from tui.commands.run import export_json
 
     doc = bench.to_json(request.prompt)
     doc["interrupted"] = interrupted
@@ -98,8 +98,8 @@ def _save(bench: RepeatBench | Sweep, request: Request, document: str, interrupt
     """Keep the bench, Ctrl-C'd or not, after its report is out (a failure is one line)."""
     from providers.bench.sweep import Sweep
     from providers.store.benches import StoredBench
-    from tui.bench_report import report_text
-    from tui.store_cli import save_bench
+    from tui.commands.bench_report import report_text
+    from tui.commands.store import save_bench
 
     if isinstance(bench, Sweep):
         kind, mode, top = "concurrency", "async", max(bench.levels)
@@ -160,7 +160,7 @@ def _drive(bench: RepeatBench | Sweep) -> bool:
     """Run the bench with a progress bar on stderr (a terminal only); True on Ctrl-C."""
     bar = None
     if sys.stderr.isatty():
-        from tui.bench_report import ProgressBar
+        from tui.commands.bench_report import ProgressBar
 
         bar = ProgressBar()
     try:

@@ -25,9 +25,9 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from providers.record import Result, Run, State, no_speedup_reason, speedup
-from tui.fields import Field, field, fit
-from tui.lineview import LineView
 from tui.text import visible
+from tui.widgets.fields import Field, field, fit
+from tui.widgets.lineview import LineView
 
 # Explicit colours: theme-mapped ANSI names made "done" and "failed" look alike.
 WAITING = Style(color="#d7af00")

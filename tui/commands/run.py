@@ -18,7 +18,7 @@ from providers.race import Mode, Race, Runner
 from providers.record import Result, Run, State, document
 from providers.registry import make_adapter
 from providers.request import Request
-from tui.report import full_report
+from tui.commands.report import full_report
 from tui.text import visible
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ def run_headless(
     # Inside the caller's BrokenPipeError handler, not at exit where it would be "ignored".
     sys.stdout.flush()
     if save:
-        from tui.store_cli import save_race
+        from tui.commands.store import save_race
 
         save_race(race, config, interrupted=bool(interrupted))
     return exit_status(race.runs, interrupted, some_unusable=bool(unusable))

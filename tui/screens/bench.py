@@ -90,7 +90,7 @@ class BenchScreen(ModalScreen[None]):
         self.query_one("#bench-status", Static).update(Text(visible(text)))
 
     def _draw(self) -> None:
-        from tui import bench_plots
+        from tui.widgets import plots as bench_plots
 
         if not self.sweep.cells:
             return
@@ -108,8 +108,8 @@ class BenchScreen(ModalScreen[None]):
         from providers.environment import one_line
         from providers.store import StoreError
         from providers.store.benches import StoredBench, save_bench
-        from tui.bench_report import report_text
-        from tui.headless import export_json
+        from tui.commands.bench_report import report_text
+        from tui.commands.run import export_json
 
         if not any(c.samples for c in self.sweep.cells):
             return
