@@ -105,7 +105,16 @@ ALTER TABLE races ADD COLUMN speedup REAL;
 ALTER TABLE races ADD COLUMN speedup_known INTEGER NOT NULL DEFAULT 0;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
+# Version 5: a vote names the conversation turn, the models shown (in panel order), the choice
+# and whether it was cast blind; one vote per race (each turn is its own race).
+_V5 = """
+ALTER TABLE votes ADD COLUMN turn INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE votes ADD COLUMN models TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE votes ADD COLUMN blind INTEGER NOT NULL DEFAULT 0;
+CREATE UNIQUE INDEX votes_once ON votes(race_id);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
 LATEST = len(MIGRATIONS)
 
 

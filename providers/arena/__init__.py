@@ -1,0 +1,1 @@
+"""Deciding between models: conversations, votes and the leaderboard fitted from them."""
