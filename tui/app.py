@@ -142,6 +142,8 @@ class ModelRaceApp(App[int]):
         self.panels: list[AnswerPanel] = []
         self.selected = 0
         self.last_prompt: str | None = None
+        # The run store's id of the race on screen, once saved (None while it runs or unsaved).
+        self.stored_id: int | None = None
         self._race_worker: Worker[None] | None = None
         self._bound_run: Run | None = None
         # The runs of the race on show, and the one whose answers the panels hold.
@@ -341,6 +343,7 @@ class ModelRaceApp(App[int]):
         if stored is not None:
             self.run_worker(partial(self.history.append_to_file, stored), thread=True)
         self.last_prompt = prompt
+        self.stored_id = None
         self.race = Race(adapters, request, mode)
         self._show_run_label(f"running {mode} · {len(adapters)} models")
         self._launch(self.race, self.enabled_specs)
@@ -397,6 +400,12 @@ class ModelRaceApp(App[int]):
             self.call_from_thread(
                 self.notify, kept, title="Not saved", severity="warning", markup=False
             )
+        else:
+            self.call_from_thread(self._stored, race, kept)
+
+    def _stored(self, race: Race | PipelineRunner, race_id: int) -> None:
+        if race is self.race:
+            self.stored_id = race_id
 
     # --- actions -----------------------------------------------------------------------------
 
@@ -536,6 +545,7 @@ class ModelRaceApp(App[int]):
             return
         if mode != self.mode:
             self.notify(f"Pipelines run in {', '.join(PIPELINE_MODES)}: running {mode}.")
+        self.stored_id = None
         self.race = run
         titles = [f"{step.name} · {step.label}" for step in pipeline.steps]
         self._show_run_label(f"running pipeline {pipeline.name} ({mode})")

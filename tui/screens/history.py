@@ -287,6 +287,7 @@ async def show_stored(app: ModelRaceApp, race: StoredRace) -> None:
         app.settings = stored_settings(race, app.settings)
         app.last_prompt = race.prompt
     app.race = None
+    app.stored_id = race.id
     await app._rebuild_panels(titles)
     app.timeline.clear()
     app.runs.clear()
