@@ -176,7 +176,7 @@ def test_ctrl_c_while_waiting_to_retry_counts_only_the_attempts_sent(sim_env: st
     model = flaky(116 if mode == "async" else 117).replace("retry_after=0.3", "retry_after=30")
     code, stdout, _ = interrupted(
         "run", PROMPT, "-m", model, "--mode", mode, "--retries", "3", "--json",
-        sim=sim_env, after=2.5,
+        sim=sim_env, after=6,
     )  # fmt: skip
 
     assert code == 130
