@@ -100,7 +100,7 @@ def cost_sum(results: Iterable[Result]) -> CostSum:
     unknown = count = 0
     for result in results:
         count += 1
-        cost = result_cost(result)
+        cost = result.cost_usd
         if cost is None:
             unknown += 1
         else:

@@ -23,6 +23,7 @@ from genai_prices.types import ModelPrice
 from screen import screen_lines
 
 from providers.events import Finished, Started, TextDelta, Usage
+from providers.pipeline.runner import StepResult
 from providers.pricing import cost_sum, format_usd, price_usd
 from providers.record import Result
 from tui.app import ModelRaceApp
@@ -145,6 +146,18 @@ def test_a_sum_is_the_cost_only_when_every_price_is_known():
     assert nothing.text() == "—"
 
 
+def test_a_pipeline_step_that_asks_no_model_costs_nothing():
+    wait = StepResult("wait 2s", step="retrieve", kind="wait")
+    wait.finish_with("")
+    get = StepResult("GET http://127.0.0.1:9/x", step="fetch", kind="get")
+    get.finish_with("page")
+    llm = StepResult("openai:gpt-4o-mini", step="draft")
+    for event in (Started(1.0), TextDelta(1.1, "x"), Usage(1.2, 1000, 500), Finished(1.3)):
+        llm.apply(event)
+
+    assert cost_sum([wait, get, llm]).text() == "$0.00045"
+
+
 # --- a priced server on loopback ----------------------------------------------------------
 
 
@@ -260,9 +273,7 @@ def test_run_against_the_simulator_costs_nothing_and_a_profile_behind_openai_is_
 # --- the dashboard ------------------------------------------------------------------------
 
 
-async def test_the_panel_status_line_and_the_status_bar_show_the_cost(
-    priced: str, tmp_path: Path
-):
+async def test_the_panel_status_line_and_the_status_bar_show_the_cost(priced: str, tmp_path: Path):
     specs = [f"openai:{WITH_USAGE}", QUICK]
     app = ModelRaceApp(specs, history=PromptHistory(tmp_path / "history"), mode="async")
     async with app.run_test(size=(160, 30)) as pilot:
