@@ -35,6 +35,8 @@ ANSWER = "Asyncio runs many waits on one thread."
 INPUT_TOKENS, OUTPUT_TOKENS = 1200, 300
 # The server reports usage for this model only: for the other the API "did not say".
 WITH_USAGE, WITHOUT_USAGE = "gpt-4o-mini", "gpt-4o"
+# Gemini reports its thinking apart; it is billed as output.
+THOUGHT_TOKENS = 700
 QUICK = "sim:fast,tokens=12,tps=400,ttft=0.02,jitter=0"
 
 
@@ -172,6 +174,9 @@ class _OpenAIWire(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
+        if ":streamGenerateContent" in self.path:
+            self._gemini()
+            return
         model = body["model"]
         wants_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         self.send_response(200)
@@ -194,6 +199,20 @@ class _OpenAIWire(BaseHTTPRequestHandler):
             self._event({**base, "choices": [], "usage": usage})
         self.wfile.write(b"data: [DONE]\n\n")
 
+    def _gemini(self) -> None:
+        """Gemini's stream, whose usage counts thinking apart from the answer's tokens."""
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.end_headers()
+        usage = {
+            "promptTokenCount": INPUT_TOKENS,
+            "candidatesTokenCount": OUTPUT_TOKENS,
+            "thoughtsTokenCount": THOUGHT_TOKENS,
+            "totalTokenCount": INPUT_TOKENS + OUTPUT_TOKENS + THOUGHT_TOKENS,
+        }
+        parts = {"content": {"role": "model", "parts": [{"text": ANSWER}]}, "index": 0}
+        self._event({"candidates": [{**parts, "finishReason": "STOP"}], "usageMetadata": usage})
+
     def _event(self, data: dict[str, object]) -> None:
         self.wfile.write(f"data: {json.dumps(data)}\n\n".encode())
         self.wfile.flush()
@@ -201,11 +220,14 @@ class _OpenAIWire(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def priced(sim_env: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """`openai:` models served by the loopback server, every other SDK by the simulator."""
+    """`openai:` and `gemini:` models served by the loopback server, the rest by the
+    simulator."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _OpenAIWire)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{server.server_port}/v1")
+    url = f"http://127.0.0.1:{server.server_port}"
+    monkeypatch.setenv("OPENAI_BASE_URL", url + "/v1")
+    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", url)
     try:
         yield sim_env
     finally:
@@ -237,6 +259,20 @@ def test_run_json_prices_what_the_api_reported_and_null_what_it_did_not(
     row = next(line for line in lines if line.startswith(f"  openai:{WITHOUT_USAGE} "))
     assert row.split()[-1] == "—"
     assert f"cost ≥ {format_usd(EXPECTED)} (1 of 3 unpriced)" in without.stdout
+
+
+def test_gemini_thinking_is_priced_as_output(priced: str):
+    out = modelrace(
+        "run", PROMPT, "-m", "gemini:gemini-2.5-flash", "--mode", "async", "--json", sim=priced
+    )
+
+    assert out.returncode == 0, out.stderr
+    (result,) = json.loads(out.stdout)["runs"][0]["results"]
+    thinking = OUTPUT_TOKENS + THOUGHT_TOKENS
+    assert result["output_tokens"] == thinking
+    assert result["cost_usd"] == pytest.approx(
+        table_price("google", "gemini-2.5-flash", INPUT_TOKENS, thinking)
+    )
 
 
 def test_show_json_prices_a_stored_race_from_its_stored_tokens(priced: str):
