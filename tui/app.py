@@ -211,7 +211,7 @@ class ModelRaceApp(App[int]):
         self.set_interval(1 / POLL_HZ, self._tick)
         self.call_after_refresh(self._freeze_heap)
         self.run_worker(self.history.load, thread=True, group="history")
-        self.run_worker(warm_prices, thread=True, group="prices")  # off the loop, once
+        self.run_worker(warm_prices, thread=True, group="prices", exit_on_error=False)
         for message in self.bad_specs:
             self.notify(message, title="Model skipped", severity="error", markup=False)
         if not self.panels:
