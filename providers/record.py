@@ -207,6 +207,14 @@ class Result:
         return self.reported_output_tokens is None and bool(self.chunks)
 
     @property
+    def cost_usd(self) -> float | None:
+        """What the request cost by the API's own token counts; None when unknown
+        (providers/pricing.py says when)."""
+        from providers.pricing import result_cost
+
+        return result_cost(self)
+
+    @property
     def duration(self) -> float | None:
         if self.start is None or self.end is None:
             return None
@@ -241,6 +249,7 @@ class Result:
 
         itl = self.inter_token_latency
         tps = self.tokens_per_s
+        cost = self.cost_usd
         return {
             "model": self.source,
             "ok": self.ok,
@@ -260,6 +269,7 @@ class Result:
             "attempts": self.attempts,
             "retry_lost_s": round(self.retry_lost_s, 6),
             "failed_attempts": [a.to_json(t0) for a in self.failed_attempts],
+            "cost_usd": None if cost is None else round(cost, 10),
         }
 
 
@@ -333,6 +343,8 @@ class Run(Generic[ResultT]):
         return None if wall is None or ideal is None else wall - ideal
 
     def to_json(self) -> dict[str, object]:
+        from providers.pricing import cost_sum
+
         t0 = self.t0 or 0.0
         return {
             "mode": self.mode,
@@ -344,6 +356,8 @@ class Run(Generic[ResultT]):
             "cancelled": self.cancelled,
             "loop_lag": None if self.loop_lag is None else self.loop_lag.to_json(t0),
             "results": [r.to_json(t0) for r in self.results],
+            # Null unless every result's price is known: a partial sum is not the cost.
+            "cost_usd": cost_sum(self.results).to_json(),
         }
 
 

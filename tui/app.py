@@ -31,6 +31,8 @@ from providers import Config, Request, SpecError, make_adapter
 from providers.environment import redact
 from providers.pipeline import PipelineError, PipelineRunner, load_pipeline
 from providers.pipeline.runner import PIPELINE_MODES
+from providers.pricing import cost_sum
+from providers.pricing import warm as warm_prices
 from providers.race import MODE_NAMES, Mode, ModeError, Race, parse_mode
 from providers.record import Run
 from providers.store import StoredRace
@@ -209,6 +211,7 @@ class ModelRaceApp(App[int]):
         self.set_interval(1 / POLL_HZ, self._tick)
         self.call_after_refresh(self._freeze_heap)
         self.run_worker(self.history.load, thread=True, group="history")
+        self.run_worker(warm_prices, thread=True, group="prices", exit_on_error=False)
         for message in self.bad_specs:
             self.notify(message, title="Model skipped", severity="error", markup=False)
         if not self.panels:
@@ -702,6 +705,9 @@ class ModelRaceApp(App[int]):
         if count and (first, last) != (1, count):
             shown = f"panel {first}" if first == last else f"panels {first}–{last}"
             fields.append(field(f"{shown} of {count} (ctrl+n)", 3))
+        if self.race_runs and all(run.over for run in self.race_runs):
+            spent = cost_sum(r for run in self.race_runs for r in run.results)
+            fields.append(field(f"cost {spent.text()}", 4))
         fields.append(field(f"mode {self.mode}", 2, "bold"))
         fields.append(field("(ctrl+t)", 7, "dim"))
         fields.extend(settings_fields(self.settings))

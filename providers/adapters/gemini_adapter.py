@@ -110,7 +110,11 @@ class _StreamState:
                 )
         meta = chunk.usage_metadata
         if meta is not None and (meta.prompt_token_count or meta.candidates_token_count):
-            self.tokens = Tokens(meta.prompt_token_count, meta.candidates_token_count)
+            output = meta.candidates_token_count
+            if output is not None and meta.thoughts_token_count:
+                # Thinking is billed as output and counted apart; OpenAI's count includes it.
+                output += meta.thoughts_token_count
+            self.tokens = Tokens(meta.prompt_token_count, output)
 
     def end(self) -> Iterator[Piece]:
         if self.tokens is not None:

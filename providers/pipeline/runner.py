@@ -67,6 +67,11 @@ class StepResult(Result):
     def label(self) -> str:
         return self.step
 
+    @property
+    def cost_usd(self) -> float | None:
+        """A wait or a GET asks no model: nothing is billed."""
+        return super().cost_usd if self.kind == "llm" else 0.0
+
     def to_json(self, t0: float) -> dict[str, object]:
         out = super().to_json(t0)
         out.update(

@@ -11,6 +11,7 @@ from html import escape
 
 from providers.environment import redact
 from providers.look import LOOK_CSS, MONO, STATE_COLOURS, STREAMING, WAITING
+from providers.pricing import cost_sum, format_usd
 from providers.record import Result, Run
 from providers.store.races import StoredRace
 
@@ -68,11 +69,12 @@ def _metrics(r: Result) -> list[str]:
         "-" if tps is None else f"{tps:.1f}",
         _tokens(r),
         _secs(r.duration),
+        format_usd(r.cost_usd),
         r.error or "",
     ]
 
 
-METRIC_HEADERS = ["status", "TTFT", "tok/s", "tokens", "total", "error"]
+METRIC_HEADERS = ["status", "TTFT", "tok/s", "tokens", "total", "cost", "error"]
 
 
 def _run_line(run: Run) -> str:
@@ -80,6 +82,7 @@ def _run_line(run: Run) -> str:
     return (
         f"wall {_secs(run.wall_s)} · ideal {_secs(run.ideal_s)} · overhead "
         + ("-" if overhead is None else f"{overhead * 1000:.0f} ms")
+        + f" · cost {cost_sum(run.results).text()}"
         + (" · cancelled" if run.cancelled else "")
     )
 
@@ -248,7 +251,7 @@ def to_html(race: StoredRace) -> str:
         out += [f"<th>{h}</th>" for h in METRIC_HEADERS] + ["</tr>"]
         for r in run.results:
             cells = "".join(
-                f'<td class="n">{_h(c)}</td>' if i in (1, 2, 3, 4) else f"<td>{_h(c)}</td>"
+                f'<td class="n">{_h(c)}</td>' if i in (1, 2, 3, 4, 5) else f"<td>{_h(c)}</td>"
                 for i, c in enumerate(_metrics(r))
             )
             out.append(f"<tr><td>{_h(_label(r))}</td>{cells}</tr>")

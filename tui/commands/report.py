@@ -6,6 +6,7 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
+from providers.pricing import cost_sum, format_usd
 from providers.record import (
     Result,
     Run,
@@ -74,8 +75,9 @@ def describe_mode(run: Run[Any]) -> str:
 
 
 def run_table(run: Run[Result]) -> str:
-    """One row per model: status, TTFT, tok/s, tokens, total; then wall, ideal, overhead."""
-    header = ("model", "status", "TTFT", "tok/s", "tokens", "total")
+    """One row per model: status, TTFT, tok/s, tokens, total, cost; then wall, ideal,
+    overhead and the run's cost."""
+    header = ("model", "status", "TTFT", "tok/s", "tokens", "total", "cost")
     rows = []
     for r in run.results:
         tps = r.tokens_per_s
@@ -87,6 +89,7 @@ def run_table(run: Run[Result]) -> str:
                 "-" if tps is None else f"{tps:.1f}",
                 _tokens(r),
                 secs(r.duration),
+                format_usd(r.cost_usd),
             )
         )
     lines = [f"[{run.mode}] {describe_mode(run)}" + (" (cancelled)" if run.cancelled else "")]
@@ -102,6 +105,7 @@ def run_table(run: Run[Result]) -> str:
     lines.append(
         f"  wall {secs(run.wall_s)}   ideal {secs(run.ideal_s)}   overhead "
         + ("-" if overhead is None else f"{overhead * 1000:.0f} ms")
+        + f"   cost {cost_sum(run.results).text()}"
     )
     lag = loop_lag_line(run)
     if lag:

@@ -23,6 +23,7 @@ from textual.message import Message
 from textual.strip import Strip
 
 from providers.environment import redact
+from providers.pricing import format_usd
 from providers.record import Result, State
 from tui.text import visible, wrap
 from tui.widgets.fields import Field, FieldLine, field
@@ -257,7 +258,8 @@ def _plain_line(text: str) -> str:
 
 
 def status_fields(result: Result, now: float) -> list[Field]:
-    """`● streaming  TTFT 0.31 s  52 tok/s  ~120 tok  2.4 s`; narrow panels drop from the right."""
+    """`● done  TTFT 0.31 s  52 tok/s  120 tok  2.4 s  cost $0.00012`; narrow panels drop the
+    least important first (the cost, shown once the request is over, goes first)."""
     state = result.state
     head = Text(f"{STATE_ICON[state]} {state.value}", style=STATE_STYLE[state])
     fields = [Field(head, 0)]
@@ -280,6 +282,8 @@ def status_fields(result: Result, now: float) -> list[Field]:
         fields.append(field(f"{end - result.start:.1f} s", 1))
     if result.status and not state.over and not result.chunks:
         fields.append(field(visible(result.status).replace("\n", " "), 3, "dim"))
+    if state.over:
+        fields.append(field(f"cost {format_usd(result.cost_usd)}", 7, "dim"))
     return fields
 
 
