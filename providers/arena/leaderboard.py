@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import random
 import statistics
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +70,8 @@ def fit(
     maximum-likelihood fit, which exists only when the comparison graph is connected and no
     model won or lost everything; θ of the last model is then held at 0.
     """
+    if n == 0:
+        return []
     won = [0.0] * n
     games: dict[tuple[int, int], float] = {}
     for (i, j), w in wins.items():
@@ -151,6 +154,8 @@ def _solve(matrix: list[list[float]], vector: list[float]) -> list[float]:
 def ratings_of(log_strengths: Sequence[float]) -> list[float]:
     """Log-strengths on the Elo scale, shifted so their mean is `MEAN`."""
     points = [SCALE * x / math.log(10) for x in log_strengths]
+    if not points:
+        return []
     shift = MEAN - statistics.fmean(points)
     return [x + shift for x in points]
 
@@ -306,11 +311,15 @@ def _bootstrap(
     """Every model's rating in each of `rounds` refits on votes drawn with replacement."""
     rng = random.Random(seed)
     samples: list[list[float]] = [[] for _ in range(n)]
+    # Votes that decide the same pairs are one kind: a resample is then a count per kind.
+    kinds: dict[tuple[tuple[int, int, float], ...], int] = {}
+    kind_of = [kinds.setdefault(tuple(pairs), len(kinds)) for pairs in per_vote]
+    pairs_of_kind = list(kinds)
     for _ in range(rounds):
         wins: dict[tuple[int, int], float] = {}
-        for pairs in rng.choices(per_vote, k=len(per_vote)):
-            for i, j, w in pairs:
-                wins[i, j] = wins.get((i, j), 0.0) + w
+        for kind, count in Counter(rng.choices(kind_of, k=len(kind_of))).items():
+            for i, j, w in pairs_of_kind[kind]:
+                wins[i, j] = wins.get((i, j), 0.0) + w * count
         # Warm start from the full fit: a resample is near it, so few iterations are needed.
         for values, rating in zip(samples, ratings_of(fit(n, wins, prior, theta)), strict=True):
             values.append(rating)
