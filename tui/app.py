@@ -43,6 +43,7 @@ from tui.palette import DashboardCommands
 from tui.prefs import Memory, snapshot
 from tui.screens.help import HelpScreen
 from tui.screens.history import HistoryScreen, show_stored
+from tui.screens.leaderboard import LeaderboardScreen
 from tui.screens.models import ModelChoice, ModelPickerScreen
 from tui.screens.pipelines import PipelineOpenScreen, find_pipeline_files
 from tui.screens.settings import Settings, SettingsScreen
@@ -71,6 +72,7 @@ ACTION_HELP = {
     "history": "Stored races: search, reopen, export or delete one",
     "switch_side": "Show the other side of a both race: its sync or its async answers",
     "bench": "Concurrency sweep of the models with the prompt box's prompt, charts live",
+    "leaderboard": "Ratings from the stored votes: Bradley–Terry, 95% interval, speed",
     "quit": "Leave modelrace",
 }
 # Actions that act on the dashboard; they are off while a modal screen is open.
@@ -88,6 +90,7 @@ DASHBOARD_ACTIONS = {
     "history",
     "switch_side",
     "bench",
+    "leaderboard",
 }
 
 
@@ -114,6 +117,7 @@ class ModelRaceApp(App[int]):
         Binding("ctrl+o", "open_pipeline", "Pipeline"),
         Binding("f2", "history", "History"),
         Binding("f3", "switch_side", "Sides"),
+        Binding("f4", "leaderboard", "Leaderboard", show=False),
         Binding("ctrl+b", "bench", "Bench", show=False),
         Binding("f1", "help", "Help"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
@@ -560,6 +564,9 @@ class ModelRaceApp(App[int]):
                 await show_stored(self, race)
 
         self.push_screen(HistoryScreen(), reopen)
+
+    def action_leaderboard(self) -> None:
+        self.push_screen(LeaderboardScreen())
 
     def action_switch_side(self) -> None:
         other = next_side(self.race_runs, self.shown_run)

@@ -24,6 +24,7 @@ from providers.race import ModeError, parse_mode
 from providers.request import Request, SettingsError
 from providers.spec import SpecError, parse_spec
 from tui.commands.bench import add_bench_arguments
+from tui.commands.leaderboard import add_command as add_leaderboard_command
 from tui.commands.options import add_model_option
 from tui.commands.run import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from tui.commands.serve import add_command as add_serve_command
@@ -149,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_no_save(pipeline)
 
     add_store_commands(commands)
+    add_leaderboard_command(commands)
 
     models = commands.add_parser(
         "models",
@@ -317,6 +319,10 @@ def _run(argv: Sequence[str] | None) -> int:
             from tui.commands.store import run_command
 
             return run_command(args)
+        if args.command == "leaderboard":
+            from tui.commands.leaderboard import run_leaderboard
+
+            return run_leaderboard(args)
         config = load_config()
         if config.notice:
             print(f"modelrace: {error_line(config.notice)}", file=sys.stderr)
