@@ -34,6 +34,7 @@ from providers.pipeline.runner import PIPELINE_MODES
 from providers.race import MODE_NAMES, Mode, ModeError, Race, parse_mode
 from providers.record import Run
 from providers.store import StoredRace
+from tui.arena import ARENA_MODE, Arena, vote_bindings, vote_help
 from tui.commands.run import EXIT_TERMINATED
 from tui.commands.store import keep
 from tui.history import PromptHistory, default_path, legacy_path
@@ -69,6 +70,7 @@ ACTION_HELP = {
     "history": "Stored races: search, reopen, export or delete one",
     "switch_side": "Show the other side of a both race: its sync or its async answers",
     "bench": "Concurrency sweep of the models with the prompt box's prompt, charts live",
+    "arena": "Blind arena on/off: shuffled panels A, B, C…, names hidden until you vote",
     "quit": "Leave modelrace",
 }
 # Actions that act on the dashboard; they are off while a modal screen is open.
@@ -86,6 +88,8 @@ DASHBOARD_ACTIONS = {
     "history",
     "switch_side",
     "bench",
+    "arena",
+    "vote",
 }
 
 
@@ -113,6 +117,8 @@ class ModelRaceApp(App[int]):
         Binding("f2", "history", "History"),
         Binding("f3", "switch_side", "Sides"),
         Binding("ctrl+b", "bench", "Bench", show=False),
+        Binding("f4", "arena", "Arena"),
+        *vote_bindings(),
         Binding("f1", "help", "Help"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
@@ -125,6 +131,8 @@ class ModelRaceApp(App[int]):
         history: PromptHistory | None = None,
         mode: str = "both",
         prompt: str = "",
+        arena: bool = False,
+        arena_seed: int | None = None,
     ) -> None:
         super().__init__()
         self.config = config or Config()
@@ -154,6 +162,7 @@ class ModelRaceApp(App[int]):
         self._ticks = 0
         self._frozen_modules = 0
         self.timeline = Timeline(id="timeline")
+        self.arena = Arena(self, on=arena, seed=arena_seed)
         self.prompt_box = PromptBox(self.history, id="prompt")
         self.prompt_box.text = prompt  # ready to send, e.g. a stored race's (`modelrace replay`)
         self.grid = PanelGrid(id="panels")
@@ -197,6 +206,7 @@ class ModelRaceApp(App[int]):
         self.selected = 0
         if self.panels:
             self.panels[0].add_class("-selected")
+        self.arena.dress(self.panels)
         return self.panels
 
     def on_mount(self) -> None:
@@ -325,8 +335,9 @@ class ModelRaceApp(App[int]):
         if self.racing:
             return self._offer_restart(prompt)
         try:
-            adapters = [make_adapter(spec, self.config) for spec in self.enabled_specs]
-            mode = parse_mode(self.mode)
+            specs = self.arena.order(self.enabled_specs)
+            adapters = [make_adapter(spec, self.config) for spec in specs]
+            mode = parse_mode(ARENA_MODE if self.arena.on else self.mode)
         except (SpecError, ModeError) as exc:
             self.notify(str(exc), severity="error", markup=False)
             return False
@@ -345,8 +356,9 @@ class ModelRaceApp(App[int]):
         self.last_prompt = prompt
         self.stored_id = None
         self.race = Race(adapters, request, mode)
+        self.arena.begin(self.race)
         self._show_run_label(f"running {mode} · {len(adapters)} models")
-        self._launch(self.race, self.enabled_specs)
+        self._launch(self.race, specs)
         return True
 
     def _offer_restart(self, prompt: str) -> bool:
@@ -382,6 +394,7 @@ class ModelRaceApp(App[int]):
         """Panels for this race (models or pipeline steps), then run it to the end."""
         if titles != self.panel_titles:
             await self._rebuild_panels(titles)
+        self.arena.dress(self.panels)
         self.attach_runs(race.runs)
         try:
             await race.run()
@@ -389,6 +402,7 @@ class ModelRaceApp(App[int]):
             self._restart_prompt = None
             self._tick()
             self._show_run_label("cancelled" if race.cancelled else "")
+            self.arena.race_over()
             self.run_worker(
                 partial(self._keep, race), thread=True, group="store", exit_on_error=False
             )
@@ -417,9 +431,11 @@ class ModelRaceApp(App[int]):
         entries = [("Send prompt", "Send the prompt box to every model (Enter)", "send")]
         for binding in self.BINDINGS:
             assert isinstance(binding, Binding)
+            if binding.action.startswith("vote("):
+                continue
             help_text = ACTION_HELP.get(binding.action, binding.description)
             entries.append((binding.description, f"{help_text} ({binding.key})", binding.action))
-        return entries
+        return entries + [(name, text, f"vote({choice!r})") for name, text, choice in vote_help()]
 
     def mode_names(self) -> list[str]:
         return [m if m != "limit=N" else f"limit={self.settings.limit}" for m in MODE_NAMES]
@@ -437,6 +453,9 @@ class ModelRaceApp(App[int]):
         self._remember()
 
     def action_cycle_mode(self) -> None:
+        if self.arena.on:
+            self.notify(f"The arena runs {ARENA_MODE} only: f4 leaves it to change the mode.")
+            return
         names = self.mode_names()
         current = Mode("limit").name if self.mode.startswith("limit") else self.mode
         index = next((i for i, n in enumerate(names) if n.startswith(current)), -1)
@@ -475,6 +494,10 @@ class ModelRaceApp(App[int]):
         from tui.screens.bench import BenchScreen
 
         prompt = self.prompt_box.text.strip() or self.last_prompt
+        refused = self.arena.refusal("the bench")
+        if refused:
+            self.notify(refused, severity="warning")
+            return
         if self.racing or not prompt or not self.enabled_specs:
             why = "a run is streaming" if self.racing else "no prompt" if not prompt else ""
             self.notify(
@@ -519,6 +542,9 @@ class ModelRaceApp(App[int]):
         grid.select(0)
 
     async def action_open_pipeline(self) -> None:
+        if self.arena.on:
+            self.notify("Pipelines do not run in the arena: f4 leaves it.", severity="warning")
+            return
         if self.racing:
             self.notify("A run is still streaming: Esc cancels it.", severity="warning")
             return
@@ -531,6 +557,9 @@ class ModelRaceApp(App[int]):
     async def open_pipeline(self, path: str | None) -> None:
         """Run a pipeline file: one panel and one timeline row per step."""
         if path is None:
+            return
+        if self.arena.on:
+            self.notify("Pipelines do not run in the arena: f4 leaves it.", severity="warning")
             return
         if self.racing:
             self.notify("A run is still streaming: Esc cancels it.", severity="warning")
@@ -552,11 +581,22 @@ class ModelRaceApp(App[int]):
         self._launch(run, titles)
 
     def action_history(self) -> None:
+        refused = self.arena.refusal("the history")
+        if refused:
+            self.notify(refused, severity="warning")
+            return
+
         async def reopen(race: StoredRace | None) -> None:
             if race is not None:
                 await show_stored(self, race)
 
         self.push_screen(HistoryScreen(), reopen)
+
+    def action_arena(self) -> None:
+        self.arena.toggle()
+
+    def action_vote(self, choice: str) -> None:
+        self.arena.cast(choice)
 
     def action_switch_side(self) -> None:
         other = next_side(self.race_runs, self.shown_run)
@@ -615,7 +655,7 @@ class ModelRaceApp(App[int]):
             self.notify("Nothing to copy yet in the selected panel.", severity="warning")
             return
         self.copy_to_clipboard(redact(text))
-        self.run_worker(partial(self._save_answer, panel.spec, text), thread=True)
+        self.run_worker(partial(self._save_answer, self.arena.name_of(panel), text), thread=True)
 
     def _save_answer(self, spec: str, text: str) -> None:
         """The clipboard escape (OSC 52) is not honoured everywhere, so keep a file too."""
@@ -639,8 +679,10 @@ class ModelRaceApp(App[int]):
     def action_help(self) -> None:
         keys = [("enter", "Send the prompt"), ("ctrl+j", "New line in the prompt")]
         keys += [("up / down", "Prompt history (on the first / last line)")]
-        keys += [(b.key, b.description) for b in self.BINDINGS if isinstance(b, Binding)]
+        bindings = [b for b in self.BINDINGS if isinstance(b, Binding)]
+        keys += [(b.key, b.description) for b in bindings if not b.action.startswith("vote(")]
         keys += [("ctrl+p", "Command palette"), ("tab", "Focus a panel to scroll it")]
+        keys += [(key, text) for key, text, _ in vote_help(keys=True)]
         self.push_screen(HelpScreen(keys))
 
     def notify(
@@ -692,7 +734,8 @@ class ModelRaceApp(App[int]):
         A narrow terminal drops fields from the least important, so the speedup and the two
         wall times are the last thing to go.
         """
-        fields: list[Field] = list(self.timeline.comparison())
+        sealed = self.arena.sealed
+        fields: list[Field] = [] if sealed else list(self.timeline.comparison())
         if self.run_state:
             rank = 2 if self.racing or self.run_state == "cancelled" else 6
             if self.race is None and self.run_state.startswith("stored "):
@@ -702,8 +745,9 @@ class ModelRaceApp(App[int]):
         if count and (first, last) != (1, count):
             shown = f"panel {first}" if first == last else f"panels {first}–{last}"
             fields.append(field(f"{shown} of {count} (ctrl+n)", 3))
-        fields.append(field(f"mode {self.mode}", 2, "bold"))
-        fields.append(field("(ctrl+t)", 7, "dim"))
+        fields.extend(self.arena.bar_fields())
+        fields.append(field(self.arena.mode_label(self.mode), 2, "bold"))
+        fields.append(field("(f4)" if self.arena.on else "(ctrl+t)", 7, "dim"))
         fields.extend(settings_fields(self.settings))
         self.bar.set_fields(fields)
 
@@ -732,9 +776,12 @@ def screenshot_folder() -> Path:
     return downloads if downloads.is_dir() else Path(user_data_dir("modelrace")) / "screenshots"
 
 
-def run_dashboard(specs: list[str], config: Config, *, given: bool = True) -> int:
+def run_dashboard(
+    specs: list[str], config: Config, *, given: bool = True, arena: bool = False
+) -> int:
     """Open the dashboard with `specs` (`given` with -m), else the models of the last
-    session, else the configured models, else the offline set."""
+    session, else the configured models, else the offline set; `arena`: blind from the
+    first race."""
     if not specs:
         from providers.defaults import default_specs
 
@@ -742,6 +789,7 @@ def run_dashboard(specs: list[str], config: Config, *, given: bool = True) -> in
     from tui.prefs import dashboard_app
 
     app = dashboard_app(specs, config, given=given)
+    app.arena.on = arena
     app.run()
     return app.return_code or 0
 
