@@ -21,6 +21,7 @@ from screen import on_screen, screen_text, toast_text
 from providers.arena.votes import load_votes
 from tui.app import ModelRaceApp
 from tui.history import PromptHistory
+from tui.widgets.panel import AnswerPanel
 
 # Short specs, so a title with its letter fits a panel whole.
 FAST = "sim:fast,tokens=12,tps=400"
@@ -70,7 +71,13 @@ async def race(pilot: Any, app: ModelRaceApp, prompt: str) -> None:
     await until(pilot, lambda: app.race is not None and not app.racing)
     await until(pilot, lambda: app.stored_id is not None)
     # The answers rendered: what is on screen is what the race ended with.
-    await until(pilot, lambda: all(p.view.rendered_markdown for p in app.panels if p.display))
+    await until(pilot, lambda: all(rendered(p) for p in app.panels if p.display))
+
+
+def rendered(panel: AnswerPanel) -> bool:
+    """Its answer is drawn as it ended (Markdown), or it has none (a failure before text)."""
+    result = panel.result
+    return result is not None and (panel.view.rendered_markdown or not result.chunks)
 
 
 async def test_a_blind_race_names_no_model_until_the_vote_then_shows_them(sim_env: str) -> None:
@@ -215,3 +222,15 @@ def test_arena_goes_with_the_dashboard_only() -> None:
     assert out.stderr.strip().splitlines() == [
         "modelrace: --arena opens the dashboard; it does not go with 'run'"
     ]
+
+
+async def test_a_failed_model_in_the_arena_hides_its_error_until_the_vote(sim_env: str) -> None:
+    app = ModelRaceApp(["sim:error", FAST], history=PromptHistory(None), arena=True, arena_seed=3)
+    async with app.run_test(notifications=True, size=(160, 48)) as pilot:
+        await race(pilot, app, "why is the sky blue?")
+        assert on_screen(app, "✗ failed", "the error is shown after the vote")
+        assert "500" not in seen(app) and "sim:" not in seen(app)
+        await pilot.press("equals_sign")
+        await until(pilot, lambda: len(titles(app)) == 2)
+        await until(pilot, lambda: "500" in seen(app))
+        assert "the error is shown after the vote" not in seen(app)

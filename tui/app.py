@@ -451,6 +451,8 @@ class ModelRaceApp(App[int]):
             return
         self._show_bar()
         self._remember()
+        if self.arena.on:
+            self.notify(f"Mode {self.mode} applies once you leave the arena (f4).")
 
     def action_cycle_mode(self) -> None:
         if self.arena.on:
