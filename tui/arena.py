@@ -32,11 +32,12 @@ VOTE_KEYS = "1–9 a panel · = a tie · 0 all bad"
 def vote_bindings() -> list[Binding]:
     """1–9, `=` and `0` vote when focus is not in the prompt (there they are typed); alt+1–9
     and alt+0 vote from anywhere, the prompt too, in terminals that send alt as escape."""
+    names = {choice: name for name, _, choice in vote_help()}
+    keys = [*((str(n), str(n)) for n in range(1, 10)), ("0", ALL_BAD), ("equals_sign", TIE)]
     bindings = []
-    for key, choice in [*((str(n), str(n)) for n in range(1, 10)), ("0", ALL_BAD)]:
-        bindings.append(Binding(key, f"vote({choice!r})", "Vote", show=False))
-        bindings.append(Binding(f"alt+{key}", f"vote({choice!r})", "Vote", show=False))
-    bindings.append(Binding("equals_sign,alt+equals_sign", f"vote({TIE!r})", "Vote", show=False))
+    for key, choice in keys:
+        name = names.get(choice, names["selected"])
+        bindings.append(Binding(f"{key},alt+{key}", f"vote({choice!r})", name, show=False))
     return bindings
 
 
@@ -51,7 +52,7 @@ def vote_help(keys: bool = False) -> list[tuple[str, str, str]]:
             ("0", "Vote: all bad, " + where, ALL_BAD),
         ]
     return [
-        ("Vote for the selected panel", "Its answer wins this race (1–9 by place)", "selected"),
+        ("Vote for a panel", "The selected panel's answer wins (keys 1–9 by place)", "selected"),
         ("Vote: tie", "Every answer is as good as the others (=)", TIE),
         ("Vote: all bad", "No answer is any good (0)", ALL_BAD),
     ]
