@@ -234,3 +234,12 @@ async def test_a_failed_model_in_the_arena_hides_its_error_until_the_vote(sim_en
         await until(pilot, lambda: len(titles(app)) == 2)
         await until(pilot, lambda: "500" in seen(app))
         assert "the error is shown after the vote" not in seen(app)
+
+
+async def test_the_arena_needs_two_models(sim_env: str) -> None:
+    app = ModelRaceApp([FAST], history=PromptHistory(None), arena=True)
+    async with app.run_test(notifications=True, size=(120, 40)) as pilot:
+        app.prompt_box.load_text("hello")
+        await pilot.press("enter")
+        await until(pilot, lambda: "two models or more" in toast_text(app))
+        assert app.race is None and app.prompt_box.text == "hello"

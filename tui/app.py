@@ -332,6 +332,10 @@ class ModelRaceApp(App[int]):
         if not self.enabled_specs:
             self.notify("No models selected: press ctrl+l to pick some.", severity="error")
             return False
+        refused = self.arena.cannot_start(len(self.enabled_specs))
+        if refused:
+            self.notify(refused, severity="error")
+            return False
         if self.racing:
             return self._offer_restart(prompt)
         try:

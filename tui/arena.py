@@ -87,6 +87,12 @@ class Arena:
         """The models in the order the next race runs and shows them."""
         return self._shuffler.order(specs) if self.on else list(specs)
 
+    def cannot_start(self, models: int) -> str | None:
+        """Why an arena race cannot start with this many models, or None."""
+        if self.on and models < 2:
+            return "The arena compares two models or more: ctrl+l adds one (f4 leaves it)."
+        return None
+
     def begin(self, race: object) -> None:
         """A race starts: run blind when the arena is on. The panels still on screen are
         hidden at once, before the new race's results reach them."""
