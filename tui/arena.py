@@ -44,12 +44,11 @@ def vote_bindings() -> list[Binding]:
 def vote_help(keys: bool = False) -> list[tuple[str, str, str]]:
     """(name, help, choice) per vote for the palette; with `keys`, (keys, help, choice) for
     the help screen."""
-    where = "outside the prompt (Tab leaves it); alt+digit from anywhere"
     if keys:
         return [
-            ("1–9", f"Vote for panel 1–9 (A, B… in the arena), {where}", "1"),
-            ("=", "Vote: a tie (outside the prompt)", TIE),
-            ("0", "Vote: all bad, " + where, ALL_BAD),
+            ("1–9, alt+1–9", "Vote: panel 1–9 wins (A = 1)", "1"),
+            ("=", "Vote: a tie", TIE),
+            ("0, alt+0", "Vote: all bad", ALL_BAD),
         ]
     return [
         ("Vote for a panel", "The selected panel's answer wins (keys 1–9 by place)", "selected"),
