@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from screen import on_screen, screen_text, toast_text
 
-from providers.arena.votes import load_votes
+from providers.arena.blind import TIE, Shuffler, ballot, describe, letter
+from providers.arena.votes import VoteRefused, load_votes
 from tui.app import ModelRaceApp
 from tui.history import PromptHistory
 from tui.widgets.panel import AnswerPanel
@@ -243,3 +244,30 @@ async def test_the_arena_needs_two_models(sim_env: str) -> None:
         await pilot.press("enter")
         await until(pilot, lambda: "two models or more" in toast_text(app))
         assert app.race is None and app.prompt_box.text == "hello"
+
+
+def test_a_vote_key_names_a_panel_by_place_and_a_missing_panel_is_refused() -> None:
+    models = ["sim:a", "sim:b", "sim:c"]
+    vote = ballot("3", models, 7, blind=True)
+    assert (vote.verdict, vote.winner, vote.models, vote.blind) == (
+        "win",
+        "sim:c",
+        tuple(models),
+        True,
+    )
+    assert ballot(TIE, models, 7, blind=False).verdict == "tie"
+    for choice, message in (("4", "no panel 4"), ("0", "no panel 0"), ("x", "unknown vote")):
+        with pytest.raises(VoteRefused, match=message):
+            ballot(choice, models, 7, blind=True)
+    letters = {spec: letter(i) for i, spec in enumerate(models)}
+    assert describe(vote, letters) == "Vote kept for race 7 (blind): C · sim:c wins"
+    assert [letter(i) for i in (0, 25, 26)] == ["A", "Z", "Z27"]
+
+
+def test_the_shuffle_is_a_permutation_repeatable_from_its_seed() -> None:
+    specs = [f"sim:m{i}" for i in range(6)]
+    first, again = Shuffler(11), Shuffler(11)
+    orders = [first.order(specs) for _ in range(5)]
+    assert orders == [again.order(specs) for _ in range(5)]
+    assert all(sorted(order) == sorted(specs) for order in orders)
+    assert len({tuple(order) for order in orders}) > 1
