@@ -94,3 +94,30 @@ def race_app(models: list[str]) -> tuple[ModelRaceApp, object]:
 def test_main_screen_after_a_both_race(snap_compare, size, models) -> None:  # type: ignore[no-untyped-def]
     app, show_race = race_app(models)
     assert snap_compare(app, terminal_size=size, run_before=show_race)
+
+
+def arena_app() -> tuple[ModelRaceApp, object]:
+    """A blind race through the simulator, its shuffle seeded: only letters and answers show,
+    and no figure that changes from run to run (the arena hides every timing)."""
+    specs = ["sim:fast,tokens=24,tps=400", "sim:localish,tokens=20,tps=400", "sim:slow,tps=400"]
+    app = ModelRaceApp(specs, history=PromptHistory(None), arena=True, arena_seed=5)
+
+    async def blind_race(pilot) -> None:  # type: ignore[no-untyped-def]
+        app.query_one(LagMeter).hold()
+        app.prompt_box.cursor_blink = False
+        app.prompt_box.load_text(PROMPT)
+        await pilot.press("enter")
+        for _ in range(300):
+            await pilot.pause(0.05)
+            shown = [panel for panel in app.panels if panel.display]
+            if app.stored_id is not None and all(p.view.rendered_markdown for p in shown):
+                break
+        await pilot.pause(0.2)
+
+    return app, blind_race
+
+
+@pytest.mark.parametrize("size", [(200, 50), (80, 24)], ids=["200x50", "80x24"])
+def test_arena_screen_before_the_vote(snap_compare, sim_env, size) -> None:  # type: ignore[no-untyped-def]
+    app, blind_race = arena_app()
+    assert snap_compare(app, terminal_size=size, run_before=blind_race)

@@ -36,6 +36,7 @@ from providers.pricing import warm as warm_prices
 from providers.race import MODE_NAMES, Mode, ModeError, Race, parse_mode
 from providers.record import Run
 from providers.store import StoredRace
+from tui.arena import ARENA_MODE, Arena, vote_bindings, vote_help
 from tui.commands.run import EXIT_TERMINATED
 from tui.commands.store import keep
 from tui.history import PromptHistory, default_path, legacy_path
@@ -73,6 +74,7 @@ ACTION_HELP = {
     "switch_side": "Show the other side of a both race: its sync or its async answers",
     "bench": "Concurrency sweep of the models with the prompt box's prompt, charts live",
     "leaderboard": "Ratings from the stored votes: Bradley–Terry, 95% interval, speed",
+    "arena": "Blind arena on/off: shuffled panels A, B, C…, names hidden until you vote",
     "quit": "Leave modelrace",
 }
 # Actions that act on the dashboard; they are off while a modal screen is open.
@@ -91,6 +93,8 @@ DASHBOARD_ACTIONS = {
     "switch_side",
     "bench",
     "leaderboard",
+    "arena",
+    "vote",
 }
 
 
@@ -117,8 +121,10 @@ class ModelRaceApp(App[int]):
         Binding("ctrl+o", "open_pipeline", "Pipeline"),
         Binding("f2", "history", "History"),
         Binding("f3", "switch_side", "Sides"),
-        Binding("f4", "leaderboard", "Leaderboard", show=False),
+        Binding("f5", "leaderboard", "Leaderboard", show=False),
         Binding("ctrl+b", "bench", "Bench", show=False),
+        Binding("f4", "arena", "Arena"),
+        *vote_bindings(),
         Binding("f1", "help", "Help"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
@@ -131,6 +137,8 @@ class ModelRaceApp(App[int]):
         history: PromptHistory | None = None,
         mode: str = "both",
         prompt: str = "",
+        arena: bool = False,
+        arena_seed: int | None = None,
     ) -> None:
         super().__init__()
         self.config = config or Config()
@@ -160,6 +168,7 @@ class ModelRaceApp(App[int]):
         self._ticks = 0
         self._frozen_modules = 0
         self.timeline = Timeline(id="timeline")
+        self.arena = Arena(self, on=arena, seed=arena_seed)
         self.prompt_box = PromptBox(self.history, id="prompt")
         self.prompt_box.text = prompt  # ready to send, e.g. a stored race's (`modelrace replay`)
         self.grid = PanelGrid(id="panels")
@@ -203,6 +212,7 @@ class ModelRaceApp(App[int]):
         self.selected = 0
         if self.panels:
             self.panels[0].add_class("-selected")
+        self.arena.dress(self.panels)
         return self.panels
 
     def on_mount(self) -> None:
@@ -329,11 +339,16 @@ class ModelRaceApp(App[int]):
         if not self.enabled_specs:
             self.notify("No models selected: press ctrl+l to pick some.", severity="error")
             return False
+        refused = self.arena.cannot_start(len(self.enabled_specs))
+        if refused:
+            self.notify(refused, severity="error")
+            return False
         if self.racing:
             return self._offer_restart(prompt)
         try:
-            adapters = [make_adapter(spec, self.config) for spec in self.enabled_specs]
-            mode = parse_mode(self.mode)
+            specs = self.arena.order(self.enabled_specs)
+            adapters = [make_adapter(spec, self.config) for spec in specs]
+            mode = parse_mode(ARENA_MODE if self.arena.on else self.mode)
         except (SpecError, ModeError) as exc:
             self.notify(str(exc), severity="error", markup=False)
             return False
@@ -352,8 +367,9 @@ class ModelRaceApp(App[int]):
         self.last_prompt = prompt
         self.stored_id = None
         self.race = Race(adapters, request, mode)
+        self.arena.begin(self.race)
         self._show_run_label(f"running {mode} · {len(adapters)} models")
-        self._launch(self.race, self.enabled_specs)
+        self._launch(self.race, specs)
         return True
 
     def _offer_restart(self, prompt: str) -> bool:
@@ -389,6 +405,7 @@ class ModelRaceApp(App[int]):
         """Panels for this race (models or pipeline steps), then run it to the end."""
         if titles != self.panel_titles:
             await self._rebuild_panels(titles)
+        self.arena.dress(self.panels)
         self.attach_runs(race.runs)
         try:
             await race.run()
@@ -396,6 +413,7 @@ class ModelRaceApp(App[int]):
             self._restart_prompt = None
             self._tick()
             self._show_run_label("cancelled" if race.cancelled else "")
+            self.arena.race_over()
             self.run_worker(
                 partial(self._keep, race), thread=True, group="store", exit_on_error=False
             )
@@ -424,9 +442,11 @@ class ModelRaceApp(App[int]):
         entries = [("Send prompt", "Send the prompt box to every model (Enter)", "send")]
         for binding in self.BINDINGS:
             assert isinstance(binding, Binding)
+            if binding.action.startswith("vote("):
+                continue
             help_text = ACTION_HELP.get(binding.action, binding.description)
             entries.append((binding.description, f"{help_text} ({binding.key})", binding.action))
-        return entries
+        return entries + [(name, text, f"vote({choice!r})") for name, text, choice in vote_help()]
 
     def mode_names(self) -> list[str]:
         return [m if m != "limit=N" else f"limit={self.settings.limit}" for m in MODE_NAMES]
@@ -442,8 +462,13 @@ class ModelRaceApp(App[int]):
             return
         self._show_bar()
         self._remember()
+        if self.arena.on:
+            self.notify(f"Mode {self.mode} applies once you leave the arena (f4).")
 
     def action_cycle_mode(self) -> None:
+        if self.arena.on:
+            self.notify(f"The arena runs {ARENA_MODE} only: f4 leaves it to change the mode.")
+            return
         names = self.mode_names()
         current = Mode("limit").name if self.mode.startswith("limit") else self.mode
         index = next((i for i, n in enumerate(names) if n.startswith(current)), -1)
@@ -482,6 +507,10 @@ class ModelRaceApp(App[int]):
         from tui.screens.bench import BenchScreen
 
         prompt = self.prompt_box.text.strip() or self.last_prompt
+        refused = self.arena.refusal("the bench")
+        if refused:
+            self.notify(refused, severity="warning")
+            return
         if self.racing or not prompt or not self.enabled_specs:
             why = "a run is streaming" if self.racing else "no prompt" if not prompt else ""
             self.notify(
@@ -526,6 +555,9 @@ class ModelRaceApp(App[int]):
         grid.select(0)
 
     async def action_open_pipeline(self) -> None:
+        if self.arena.on:
+            self.notify("Pipelines do not run in the arena: f4 leaves it.", severity="warning")
+            return
         if self.racing:
             self.notify("A run is still streaming: Esc cancels it.", severity="warning")
             return
@@ -538,6 +570,9 @@ class ModelRaceApp(App[int]):
     async def open_pipeline(self, path: str | None) -> None:
         """Run a pipeline file: one panel and one timeline row per step."""
         if path is None:
+            return
+        if self.arena.on:
+            self.notify("Pipelines do not run in the arena: f4 leaves it.", severity="warning")
             return
         if self.racing:
             self.notify("A run is still streaming: Esc cancels it.", severity="warning")
@@ -559,6 +594,11 @@ class ModelRaceApp(App[int]):
         self._launch(run, titles)
 
     def action_history(self) -> None:
+        refused = self.arena.refusal("the history")
+        if refused:
+            self.notify(refused, severity="warning")
+            return
+
         async def reopen(race: StoredRace | None) -> None:
             if race is not None:
                 await show_stored(self, race)
@@ -567,6 +607,12 @@ class ModelRaceApp(App[int]):
 
     def action_leaderboard(self) -> None:
         self.push_screen(LeaderboardScreen())
+
+    def action_arena(self) -> None:
+        self.arena.toggle()
+
+    def action_vote(self, choice: str) -> None:
+        self.arena.cast(choice)
 
     def action_switch_side(self) -> None:
         other = next_side(self.race_runs, self.shown_run)
@@ -625,7 +671,7 @@ class ModelRaceApp(App[int]):
             self.notify("Nothing to copy yet in the selected panel.", severity="warning")
             return
         self.copy_to_clipboard(redact(text))
-        self.run_worker(partial(self._save_answer, panel.spec, text), thread=True)
+        self.run_worker(partial(self._save_answer, self.arena.name_of(panel), text), thread=True)
 
     def _save_answer(self, spec: str, text: str) -> None:
         """The clipboard escape (OSC 52) is not honoured everywhere, so keep a file too."""
@@ -649,8 +695,10 @@ class ModelRaceApp(App[int]):
     def action_help(self) -> None:
         keys = [("enter", "Send the prompt"), ("ctrl+j", "New line in the prompt")]
         keys += [("up / down", "Prompt history (on the first / last line)")]
-        keys += [(b.key, b.description) for b in self.BINDINGS if isinstance(b, Binding)]
+        bindings = [b for b in self.BINDINGS if isinstance(b, Binding)]
+        keys += [(b.key, b.description) for b in bindings if not b.action.startswith("vote(")]
         keys += [("ctrl+p", "Command palette"), ("tab", "Focus a panel to scroll it")]
+        keys += [(key, text) for key, text, _ in vote_help(keys=True)]
         self.push_screen(HelpScreen(keys))
 
     def notify(
@@ -702,7 +750,8 @@ class ModelRaceApp(App[int]):
         A narrow terminal drops fields from the least important, so the speedup and the two
         wall times are the last thing to go.
         """
-        fields: list[Field] = list(self.timeline.comparison())
+        sealed = self.arena.sealed
+        fields: list[Field] = [] if sealed else list(self.timeline.comparison())
         if self.run_state:
             rank = 2 if self.racing or self.run_state == "cancelled" else 6
             if self.race is None and self.run_state.startswith("stored "):
@@ -712,11 +761,12 @@ class ModelRaceApp(App[int]):
         if count and (first, last) != (1, count):
             shown = f"panel {first}" if first == last else f"panels {first}–{last}"
             fields.append(field(f"{shown} of {count} (ctrl+n)", 3))
-        if self.race_runs and all(run.over for run in self.race_runs):
+        fields.extend(self.arena.bar_fields())
+        if self.race_runs and all(run.over for run in self.race_runs) and not self.arena.sealed:
             spent = cost_sum(r for run in self.race_runs for r in run.results)
             fields.append(field(f"cost {spent.text()}", 4))
-        fields.append(field(f"mode {self.mode}", 2, "bold"))
-        fields.append(field("(ctrl+t)", 7, "dim"))
+        fields.append(field(self.arena.mode_label(self.mode), 2, "bold"))
+        fields.append(field("(f4)" if self.arena.on else "(ctrl+t)", 7, "dim"))
         fields.extend(settings_fields(self.settings))
         self.bar.set_fields(fields)
 
@@ -745,9 +795,12 @@ def screenshot_folder() -> Path:
     return downloads if downloads.is_dir() else Path(user_data_dir("modelrace")) / "screenshots"
 
 
-def run_dashboard(specs: list[str], config: Config, *, given: bool = True) -> int:
+def run_dashboard(
+    specs: list[str], config: Config, *, given: bool = True, arena: bool = False
+) -> int:
     """Open the dashboard with `specs` (`given` with -m), else the models of the last
-    session, else the configured models, else the offline set."""
+    session, else the configured models, else the offline set; `arena`: blind from the
+    first race."""
     if not specs:
         from providers.defaults import default_specs
 
@@ -755,6 +808,7 @@ def run_dashboard(specs: list[str], config: Config, *, given: bool = True) -> in
     from tui.prefs import dashboard_app
 
     app = dashboard_app(specs, config, given=given)
+    app.arena.on = arena
     app.run()
     return app.return_code or 0
 

@@ -106,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
         "-m", "--model", action="append", dest="models", metavar="SPEC", help=_SPEC_HELP
     )
     parser.add_argument("--version", action=_Version, help="print the version and exit")
+    parser.add_argument(
+        "--arena",
+        action="store_true",
+        help="open the dashboard as a blind arena: panels A, B, C… in a shuffled order, "
+        "names and speed hidden until you vote (1-9, = a tie, 0 all bad)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     run = commands.add_parser(
@@ -305,6 +311,8 @@ def _run(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_args(argv)
+        if args.arena and args.command:
+            raise UsageError(f"--arena opens the dashboard; it does not go with '{args.command}'")
         if args.command == "sim":
             if not 0 <= args.port <= 65535:
                 raise UsageError(f"port must be between 0 and 65535, not {args.port}")
@@ -361,7 +369,7 @@ def _run(argv: Sequence[str] | None) -> int:
             return list_models(specs, config, source)
         from tui.app import run_dashboard
 
-        return run_dashboard(specs, config, given=bool(args.models))
+        return run_dashboard(specs, config, given=bool(args.models), arena=args.arena)
     except (UsageError, SpecError, ModeError, ConfigError, EnvFileError) as exc:
         print(f"modelrace: {error_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE

@@ -34,7 +34,13 @@ class HelpScreen(ModalScreen[None]):
             "pair, sync in the upper half of each row (▀) and async in the lower (▄), and the "
             "panels are paged (ctrl+n).\n"
             "The loop lag meter shows how late the event loop wakes; if it spikes, something "
-            "blocked it.",
+            "blocked it.\n"
+            "Blind arena (f4, or modelrace --arena): every model runs at once (async only: "
+            "sync-versus-async timing is not the point), the panels in a random order lettered "
+            "A, B, C… Names, speed figures and the timeline stay hidden until you vote: 1–9 for "
+            "panel 1–9 (A = 1), = a tie, 0 all bad. The race ends with focus on the panels, so "
+            "a digit votes; in the prompt digits are typed, so use Tab first or alt+digit. A "
+            "normal race can be voted on the same way; its vote is kept as not blind.",
             style="dim",
         )
         with Vertical(classes="dialog"):

@@ -187,6 +187,9 @@ class AnswerPanel(Vertical):
         super().__init__(id=id, classes="panel")
         self.spec = spec
         self.border_title = Text(visible(spec))
+        # Arena: the panel's letter, and whether the model (name, speed, errors) is hidden.
+        self.letter = ""
+        self.hidden = False
         self.result: Result | None = None
         self.view = StreamView(classes="answer")
         self.status = FieldLine(classes="status")
@@ -203,6 +206,17 @@ class AnswerPanel(Vertical):
     def compose(self) -> ComposeResult:
         yield self.view
         yield self.status
+
+    def label(self, letter: str = "", *, hidden: bool = False) -> None:
+        """Title the panel by its arena letter: the letter alone while `hidden` (the status
+        line then says only the state: speed and error text could name the model)."""
+        title = letter if hidden else f"{letter} · {self.spec}" if letter else self.spec
+        self.border_title = Text(visible(title))
+        self.letter = letter
+        if hidden != self.hidden:
+            self.hidden = hidden
+            if self.result is not None:
+                self.bind(self.result, self.run_label)
 
     def bind(self, result: Result | None, run_label: str = "") -> None:
         """Show another result (a new run, or the next side of a `both` race)."""
@@ -232,6 +246,8 @@ class AnswerPanel(Vertical):
             self._finished = True
             # The status line has room for a word, not an SDK's message: the body has.
             failure = result.error if result.state is State.FAILED else None
+            if failure and self.hidden:
+                failure = "failed (the error is shown after the vote)"
             if result.chunks:
                 ending = f"\n\n---\n\n✗ {_plain_line(failure)}" if failure else ""
                 self.view.show_markdown(result.text + ending)
@@ -249,7 +265,11 @@ class AnswerPanel(Vertical):
         if key == self._status_key:
             return
         self._status_key = key
-        self.status.set_fields(status_fields(result, now))
+        if self.hidden:
+            head = Text(f"{STATE_ICON[state]} {state.value}", style=STATE_STYLE[state])
+            self.status.set_fields([Field(head, 0)])
+        else:
+            self.status.set_fields(status_fields(result, now))
 
 
 def _plain_line(text: str) -> str:
