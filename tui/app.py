@@ -69,6 +69,7 @@ ACTION_HELP = {
     "history": "Stored races: search, reopen, export or delete one",
     "switch_side": "Show the other side of a both race: its sync or its async answers",
     "bench": "Concurrency sweep of the models with the prompt box's prompt, charts live",
+    "diff": "Word-level diff of the selected panel's answer and the next one's",
     "quit": "Leave modelrace",
 }
 # Actions that act on the dashboard; they are off while a modal screen is open.
@@ -86,6 +87,7 @@ DASHBOARD_ACTIONS = {
     "history",
     "switch_side",
     "bench",
+    "diff",
 }
 
 
@@ -113,6 +115,7 @@ class ModelRaceApp(App[int]):
         Binding("f2", "history", "History"),
         Binding("f3", "switch_side", "Sides"),
         Binding("ctrl+b", "bench", "Bench", show=False),
+        Binding("ctrl+d", "diff", "Diff", show=False, priority=True),  # over the prompt's ctrl+d
         Binding("f1", "help", "Help"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
@@ -491,6 +494,11 @@ class ModelRaceApp(App[int]):
             prompt, s.system or None, s.temperature, s.max_tokens, s.timeout, s.retries
         )
         self.push_screen(BenchScreen(adapters, request))
+
+    def action_diff(self) -> None:
+        from tui.screens.diff import open_diff
+
+        open_diff(self)
 
     def action_models(self) -> None:
         if self.racing:

@@ -349,7 +349,7 @@ def _show_diff(race_id: int, a: str, b: str) -> int:
         return EXIT_OK
     from rich.console import Console
 
-    head = [
+    parts = [
         Piece("equal", f"race {race_id}: "),
         Piece("delete", label_a),
         Piece("equal", " → "),
@@ -357,7 +357,7 @@ def _show_diff(race_id: int, a: str, b: str) -> int:
         Piece("equal", f" · {diff.summary()}\n"),
     ]
     console = Console(highlight=False)
-    console.print(styled_diff(head), soft_wrap=True)
+    console.print(styled_diff(parts), soft_wrap=True)
     console.print(styled_diff(diff.unified), soft_wrap=True)
     return EXIT_OK
 
