@@ -8,6 +8,7 @@ import gc
 import json
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from cli_helpers import modelrace
@@ -72,7 +73,12 @@ async def open_benches(pilot) -> None:  # type: ignore[no-untyped-def]
     await until(pilot, lambda: on_screen(pilot.app, "Stored benches", "samples"))
 
 
-async def test_a_stored_sweep_reopens_read_only_with_its_charts_and_figures(sim_env: str) -> None:
+async def test_a_stored_sweep_reopens_read_only_with_its_charts_and_figures(
+    sim_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("XDG_DOWNLOAD_DIR", raising=False)
+    (tmp_path / "Downloads").mkdir()
     doc = sweep(sim_env)
     advice = list(doc["advice"].values())  # type: ignore[union-attr]
     lines = report_lines("b1", sim_env)
@@ -91,6 +97,11 @@ async def test_a_stored_sweep_reopens_read_only_with_its_charts_and_figures(sim_
         # Esc goes back to the bench list, ctrl+b back to the races.
         await pilot.press("escape")
         await until(pilot, lambda: on_screen(app, "Stored benches", "sweep to 2"))
+        # From the list, ctrl+e exports the bench as Markdown, as `export b1 --format md`.
+        await pilot.press("ctrl+e")
+        md = tmp_path / "Downloads" / "modelrace-bench-b1.md"
+        await until(pilot, lambda: on_screen(app, "exported bench b1 to", md.name))
+        assert md.read_text() == modelrace("export", "b1", "--format", "md", sim=sim_env).stdout
         await pilot.press("ctrl+b")
         await until(pilot, lambda: on_screen(app, "Stored races", "no races stored yet"))
 
