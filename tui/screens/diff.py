@@ -8,10 +8,12 @@ styles, never as markup: an answer holding `[bold]` or an escape sequence is sho
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -61,15 +63,21 @@ class DiffScreen(ModalScreen[None]):
         self.show()
 
     def show(self) -> None:
-        (label_a, text_a), (label_b, text_b) = self.answers[self.first], self.answers[self.second]
-        diff = word_diff(text_a, text_b)
-        self.query_one("#diff-summary", Static).update(Text(diff.summary()))
+        (label_a, _), (label_b, _) = self.answers[self.first], self.answers[self.second]
         self.query_one("#diff-label-a", Static).update(
             styled_diff([Piece("equal", "A: "), Piece("delete", label_a)])
         )
         self.query_one("#diff-label-b", Static).update(
             styled_diff([Piece("equal", "B: "), Piece("insert", label_b)])
         )
+        self.query_one("#diff-summary", Static).update(Text("comparing…"))
+        self.compare(self.answers[self.first][1], self.answers[self.second][1])
+
+    @work(exclusive=True, group="diff")
+    async def compare(self, text_a: str, text_b: str) -> None:
+        """In a thread: two answers of thousands of words take difflib most of a second."""
+        diff = await asyncio.to_thread(word_diff, text_a, text_b)
+        self.query_one("#diff-summary", Static).update(Text(diff.summary()))
         self.query_one("#diff-a", Static).update(_body(diff.left, "(no answer)"))
         self.query_one("#diff-b", Static).update(_body(diff.right, "(no answer)"))
 
