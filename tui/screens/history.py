@@ -165,13 +165,17 @@ class HistoryScreen(ModalScreen[StoredRace | None]):
         from providers.store.benches import bench_history
 
         benches = self.benches
-        try:
+
+        def read() -> tuple[list[Summary] | list[StoredBench], list[list[Text]]]:
+            # A bench row counts its samples in its JSON document: parsed here, off the loop.
             if benches:
-                rows: list[Summary] | list[StoredBench] = await asyncio.to_thread(
-                    bench_history, search or None, LIMIT
-                )
-            else:
-                rows = await asyncio.to_thread(history, search or None, LIMIT)
+                found = bench_history(search or None, LIMIT)
+                return found, [bench_cells(b) for b in found]
+            races = history(search or None, LIMIT)
+            return races, [summary_cells(s) for s in races]
+
+        try:
+            rows, cells = await asyncio.to_thread(read)
         except StoreError as exc:
             self.say(str(exc))
             return
@@ -181,9 +185,8 @@ class HistoryScreen(ModalScreen[StoredRace | None]):
         table = self.table
         row = table.cursor_row
         table.clear()
-        for item in rows:
-            cells = bench_cells(item) if isinstance(item, StoredBench) else summary_cells(item)
-            table.add_row(*cells, key=str(item.id))
+        for index, item in enumerate(rows):
+            table.add_row(*cells[index], key=str(item.id))
         if rows:
             table.move_cursor(row=min(row, len(rows) - 1))
         where = default_path()
