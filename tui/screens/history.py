@@ -127,7 +127,7 @@ class HistoryScreen(ModalScreen[StoredRace | None]):
 
     def __init__(self) -> None:
         super().__init__(classes="modal")
-        self.rows: list[Summary] | list[StoredBench] = []
+        self.rows: list[Summary | StoredBench] = []
         self.benches = False  # listing stored benches instead of races
         self._armed: int | None = None  # the id a first ctrl+d asked about
 
@@ -166,13 +166,13 @@ class HistoryScreen(ModalScreen[StoredRace | None]):
 
         benches = self.benches
 
-        def read() -> tuple[list[Summary] | list[StoredBench], list[list[Text]]]:
+        def read() -> tuple[list[Summary | StoredBench], list[list[Text]]]:
             # A bench row counts its samples in its JSON document: parsed here, off the loop.
             if benches:
                 found = bench_history(search or None, LIMIT)
-                return found, [bench_cells(b) for b in found]
+                return list(found), [bench_cells(b) for b in found]
             races = history(search or None, LIMIT)
-            return races, [summary_cells(s) for s in races]
+            return list(races), [summary_cells(s) for s in races]
 
         try:
             rows, cells = await asyncio.to_thread(read)
@@ -185,8 +185,8 @@ class HistoryScreen(ModalScreen[StoredRace | None]):
         table = self.table
         row = table.cursor_row
         table.clear()
-        for index, item in enumerate(rows):
-            table.add_row(*cells[index], key=str(item.id))
+        for item, row_cells in zip(rows, cells, strict=True):
+            table.add_row(*row_cells, key=str(item.id))
         if rows:
             table.move_cursor(row=min(row, len(rows) - 1))
         where = default_path()
