@@ -141,7 +141,9 @@ async def test_enter_reopens_a_stored_race_as_it_looked_and_ctrl_r_reruns_it() -
     ratio = speedup(race.runs)
     assert ratio is not None
     app = make_app(["sim:slow"])
-    async with app.run_test(notifications=True, size=SIZE) as pilot:
+    # Tall enough for four runs even when a loaded machine stalls the loop and each run gains
+    # a lag-trace row (the timeline would turn compact and drop the "wall" headers).
+    async with app.run_test(notifications=True, size=(120, 56)) as pilot:
         await open_history(pilot)
         await until(pilot, lambda: len(table_rows(app)) == 2)
         await pilot.press("down", "down", "enter")

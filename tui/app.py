@@ -75,6 +75,7 @@ ACTION_HELP = {
     "bench": "Concurrency sweep of the models with the prompt box's prompt, charts live",
     "leaderboard": "Ratings from the stored votes: Bradley–Terry, 95% interval, speed",
     "arena": "Blind arena on/off: shuffled panels A, B, C…, names hidden until you vote",
+    "diff": "Word-level diff of the selected panel's answer and the next one's",
     "quit": "Leave modelrace",
 }
 # Actions that act on the dashboard; they are off while a modal screen is open.
@@ -95,6 +96,7 @@ DASHBOARD_ACTIONS = {
     "leaderboard",
     "arena",
     "vote",
+    "diff",
 }
 
 
@@ -125,6 +127,7 @@ class ModelRaceApp(App[int]):
         Binding("ctrl+b", "bench", "Bench", show=False),
         Binding("f4", "arena", "Arena"),
         *vote_bindings(),
+        Binding("ctrl+d", "diff", "Diff", show=False, priority=True),  # over the prompt's ctrl+d
         Binding("f1", "help", "Help"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
@@ -527,6 +530,11 @@ class ModelRaceApp(App[int]):
             prompt, s.system or None, s.temperature, s.max_tokens, s.timeout, s.retries
         )
         self.push_screen(BenchScreen(adapters, request))
+
+    def action_diff(self) -> None:
+        from tui.screens.diff import open_diff
+
+        open_diff(self)
 
     def action_models(self) -> None:
         if self.racing:

@@ -18,8 +18,11 @@ from tui.commands.run import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from tui.text import visible
 
 if TYPE_CHECKING:  # the store is imported only by the commands that use it
+    from rich.text import Text
+
     from providers.config import Config
     from providers.store import StoredRace, Summary
+    from providers.textdiff import Piece
     from tui.app import ModelRaceApp
 
 COMMANDS = ("history", "show", "export", "delete", "replay")
@@ -41,6 +44,12 @@ def add_commands(commands: Any) -> None:
         "--json", action="store_true", help="the race's `run --json` (bench's `--json`) document"
     )
     how.add_argument("--markdown", action="store_true", help="the Markdown export")
+    how.add_argument(
+        "--diff",
+        nargs=2,
+        metavar=("A", "B"),
+        help="word-level diff of two answers of the race: model specs or 1-based positions",
+    )
 
     exp = commands.add_parser(
         "export", help="a stored race as JSON, Markdown, HTML or SVG (a bench, bN: JSON, md, html)"
@@ -74,6 +83,10 @@ def run_command(args: argparse.Namespace) -> int:
             return _bench_history(args.search, args.limit, args.json)
         if args.command == "history":
             return _history(args.search, args.limit, args.json)
+        if args.command == "show" and args.diff and isinstance(args.id, str):
+            return _fail(f"{args.id} is a bench: only a race's answers diff", EXIT_USAGE)
+        if args.command == "show" and args.diff:
+            return _show_diff(args.id, *args.diff)
         if args.command == "show" and isinstance(args.id, str):
             return _show_bench(args.id, as_json=args.json, markdown=args.markdown)
         if args.command == "show":
@@ -280,6 +293,72 @@ def _show(race_id: int, *, as_json: bool, markdown: bool) -> int:
         print(to_markdown(race), end="")
     else:
         print(text_report(race))
+    return EXIT_OK
+
+
+DELETED, INSERTED = "red strike", "bold green"
+
+
+def styled_diff(pieces: Sequence[Piece]) -> Text:
+    """Diff pieces as text with styles (never markup: answers are anyone's text)."""
+    from rich.text import Text
+
+    styles = {"equal": "", "delete": DELETED, "insert": INSERTED}
+    out = Text()
+    for piece in pieces:
+        out.append(visible(piece.text), style=styles[piece.kind])
+    return out
+
+
+def answer_of(race: StoredRace, which: str) -> tuple[str, str] | None:
+    """(label, text) of the answer `which` names: a model spec of the race or a 1-based
+    position; the newest run's answer (a `both` race: its async side)."""
+    runs = [run for run in race.runs if run.results]
+    if not runs:
+        return None
+    results = runs[-1].results
+    if which.isdigit():
+        n = int(which)
+        picked = results[n - 1] if 1 <= n <= len(results) else None
+    else:
+        picked = next((r for r in results if which in (r.source, r.label)), None)
+    if picked is None:
+        return None
+    return f"{results.index(picked) + 1}. {picked.label}", picked.text
+
+
+def _show_diff(race_id: int, a: str, b: str) -> int:
+    from providers.store import load
+    from providers.textdiff import Piece, wdiff, word_diff
+
+    race = load(race_id)
+    sides = [answer_of(race, which) for which in (a, b)]
+    for which, side in zip((a, b), sides, strict=True):
+        if side is None:
+            models = ", ".join(race.models) or "none"
+            return _fail(
+                f"race {race_id} has no answer {which!r}: name one of its models "
+                f"({models}) or a position 1–{len(race.models)}",
+                EXIT_USAGE,
+            )
+    (label_a, text_a), (label_b, text_b) = (s for s in sides if s is not None)
+    diff = word_diff(text_a, text_b)
+    if not sys.stdout.isatty():
+        head = f"race {race_id}: [-{label_a}-] {{+{label_b}+}} · {diff.summary()}"
+        print(visible(f"{head}\n\n{wdiff(diff)}"))
+        return EXIT_OK
+    from rich.console import Console
+
+    parts = [
+        Piece("equal", f"race {race_id}: "),
+        Piece("delete", label_a),
+        Piece("equal", " → "),
+        Piece("insert", label_b),
+        Piece("equal", f" · {diff.summary()}\n"),
+    ]
+    console = Console(highlight=False)
+    console.print(styled_diff(parts), soft_wrap=True)
+    console.print(styled_diff(diff.unified), soft_wrap=True)
     return EXIT_OK
 
 

@@ -4,12 +4,15 @@ The charts are the same plotext drawings `bench --plot` prints, shown in a Stati
 code for both. (textual-plotext wraps the same plotext in a widget; it would add a dependency
 to redraw what a Static already shows, so it was not taken.) The sweep runs on the app's own
 event loop, as `bench` runs it; Esc stops it, keeps what was measured and saves it.
+
+A stored bench (reopened from the history screen) is shown by `StoredBenchScreen`: the same
+charts, drawn from the samples its document keeps, and the report `bench` printed.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import work
@@ -20,9 +23,14 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from providers.base import Adapter
+from providers.bench.repeat import RepeatBench
 from providers.bench.sweep import Sweep
 from providers.request import Request
 from tui.text import visible
+
+if TYPE_CHECKING:
+    from providers.bench.stored import StoredRepeat, StoredSweep
+    from providers.store.benches import StoredBench
 
 LEVELS = [1, 2, 4, 8]
 SECONDS_PER_LEVEL = 2.0
@@ -90,15 +98,9 @@ class BenchScreen(ModalScreen[None]):
         self.query_one("#bench-status", Static).update(Text(visible(text)))
 
     def _draw(self) -> None:
-        from tui.widgets import plots as bench_plots
-
         if not self.sweep.cells:
             return
-        width = max(40, (self.size.width - 8) // 2)
-        charts = bench_plots.sweep_charts(self.sweep, width=width, height=12, color=True)
-        self.query_one("#bench-sweep", Static).update(Text.from_ansi(charts))
-        latency = bench_plots.sweep_latency_chart(self.sweep, width=width, color=True)
-        self.query_one("#bench-latency", Static).update(Text.from_ansi(latency))
+        draw_sweep(self, self.sweep)
         advice = [self.sweep.advice(m) for m in self.sweep.models if self.sweep.of(m)]
         self.query_one("#bench-advice", Static).update(Text(visible("\n".join(advice))))
 
@@ -138,4 +140,72 @@ class BenchScreen(ModalScreen[None]):
         if not self.finished:
             self.workers.cancel_group(self, "bench")
             return
+        self.dismiss(None)
+
+
+def draw_sweep(screen: ModalScreen[None], sweep: Sweep) -> None:
+    """Throughput and p99 TTFT against concurrency, and the TTFT boxes, side by side."""
+    from tui.widgets import plots as bench_plots
+
+    width = max(40, (screen.size.width - 8) // 2)
+    charts = bench_plots.sweep_charts(sweep, width=width, height=12, color=True)
+    screen.query_one("#bench-sweep", Static).update(Text.from_ansi(charts))
+    latency = bench_plots.sweep_latency_chart(sweep, width=width, color=True)
+    screen.query_one("#bench-latency", Static).update(Text.from_ansi(latency))
+
+
+class StoredBenchScreen(ModalScreen[None]):
+    """A stored bench, read-only: its charts from the stored samples, and its report."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close")]
+
+    def __init__(self, stored: StoredBench, bench: StoredSweep | StoredRepeat) -> None:
+        super().__init__(classes="modal bench-screen")
+        self.stored = stored
+        self.bench = bench
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="bench-dialog"):
+            yield Static(f"Bench b{self.stored.id}: stored, read-only", classes="dialog-title")
+            yield Static("", id="bench-status", markup=False)
+            with VerticalScroll(id="bench-scroll"):
+                with Horizontal(id="bench-charts"):
+                    yield Static("", id="bench-sweep", markup=False)
+                    yield Static("", id="bench-latency", markup=False)
+                yield Static("", id="bench-report", markup=False)
+
+    def on_mount(self) -> None:
+        from tui.commands.store import _excerpt, _when
+
+        b = self.stored
+        if isinstance(self.bench, RepeatBench):
+            kind = f"repeat {self.bench.repeat} · mode {b.mode}"
+        else:
+            kind = "concurrency " + ",".join(str(level) for level in self.bench.levels)
+        state = " · interrupted" if b.interrupted else ""
+        text = (
+            f"{_when(b.created or '')} · {kind} · {b.n_samples} samples{state}"
+            f" · prompt: {_excerpt(b.prompt)}\nEsc closes · ↑ ↓ scroll"
+        )
+        self.query_one("#bench-status", Static).update(Text(visible(text)))
+        self.query_one("#bench-report", Static).update(Text(visible(b.report.rstrip())))
+        self.query_one("#bench-scroll", VerticalScroll).focus()
+        self._draw()
+
+    def on_resize(self) -> None:
+        self._draw()
+
+    def _draw(self) -> None:
+        from providers.bench.stored import StoredSweep
+        from tui.widgets import plots as bench_plots
+
+        if isinstance(self.bench, StoredSweep):
+            if self.bench.cells:
+                draw_sweep(self, self.bench)
+            return
+        self.query_one("#bench-latency", Static).display = False
+        chart = bench_plots.ttft_chart(self.bench, width=max(40, self.size.width - 8), color=True)
+        self.query_one("#bench-sweep", Static).update(Text.from_ansi(chart))
+
+    def action_close(self) -> None:
         self.dismiss(None)

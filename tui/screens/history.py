@@ -1,5 +1,8 @@
 """The history screen: stored races, newest first, searchable; reopen, export or delete one.
 
+ctrl+b switches the list to stored benches (and back): Enter opens a bench read-only, its
+charts drawn again from the samples its document keeps.
+
 Every touch of the store (listing, loading, exporting, deleting) runs in a thread: the list
 can hold thousands of races and the disk may be slow. A reopened race is shown read-only in
 the panels and the timeline, rebuilt from the same `Run` objects a live race has; a rerun
@@ -23,6 +26,7 @@ from textual.widgets import DataTable, Input, Static
 
 from providers.race import ModeError, parse_mode
 from providers.store import StoredRace, StoreError, Summary, UnknownRace
+from providers.store.benches import StoredBench, UnknownBench
 from tui.commands.store import _excerpt, _walls, _when
 from tui.screens.models import ModelChoice
 from tui.screens.settings import Settings
@@ -35,9 +39,10 @@ LIMIT = 500
 # Column widths that keep the whole row in view at 120 columns.
 MODELS_WIDTH, PROMPT_WIDTH = 22, 24
 COLUMNS = ("id", "when", "mode", "models", "prompt", "wall", "speedup")
+BENCH_COLUMNS = ("id", "when", "bench", "models", "prompt", "samples")
 KEYS = (
     "Enter reopens · ctrl+e exports Markdown · ctrl+w exports HTML · "
-    "ctrl+d deletes · ↓ to the list · Esc closes"
+    "ctrl+d deletes · ctrl+b {other} · ↓ to the list · Esc closes"
 )
 
 
@@ -60,6 +65,20 @@ def summary_cells(s: Summary) -> list[Text]:
     return [Text(visible(cell)) for cell in cells]
 
 
+def bench_cells(b: StoredBench) -> list[Text]:
+    """One row of the bench list, as `history --bench` prints it."""
+    kind = b.mode if b.kind == "repeat" else f"sweep to {b.concurrency}"
+    cells = [
+        f"b{b.id}",
+        _when(b.created or "")[5:],
+        kind + (" (interrupted)" if b.interrupted else ""),
+        _cut(", ".join(b.models), MODELS_WIDTH),
+        _cut(_excerpt(b.prompt), PROMPT_WIDTH),
+        str(b.n_samples),
+    ]
+    return [Text(visible(cell)) for cell in cells]
+
+
 def export_folder() -> Path:
     """Downloads when the user has that folder; otherwise modelrace's own `exports/`."""
     from platformdirs import user_data_dir, user_downloads_dir
@@ -68,19 +87,27 @@ def export_folder() -> Path:
     return downloads if downloads.is_dir() else Path(user_data_dir("modelrace")) / "exports"
 
 
-def export_to_file(race_id: int, fmt: str) -> Path:
-    """Write stored race `race_id` as `fmt` (md or html) to a new file; its path (blocking)."""
-    from providers.store import load
-    from providers.store.export import export
+def export_to_file(race_id: int, fmt: str, *, bench: bool = False) -> Path:
+    """Write stored race (or bench) `race_id` as `fmt` (md or html) to a new file; its path
+    (blocking)."""
+    if bench:
+        from providers.store.bench_export import export_bench
+        from providers.store.benches import load_bench
 
-    text = export(load(race_id), fmt)
+        text = export_bench(load_bench(race_id), fmt)
+    else:
+        from providers.store import load
+        from providers.store.export import export
+
+        text = export(load(race_id), fmt)
     folder = export_folder()
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"modelrace-race-{race_id}.{fmt}"
+    name = f"modelrace-bench-b{race_id}" if bench else f"modelrace-race-{race_id}"
+    path = folder / f"{name}.{fmt}"
     number = 1
     while path.exists():  # an earlier export is kept, not overwritten
         number += 1
-        path = folder / f"modelrace-race-{race_id}-{number}.{fmt}"
+        path = folder / f"{name}-{number}.{fmt}"
     path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
     return path
 
@@ -95,16 +122,18 @@ class HistoryScreen(ModalScreen[StoredRace | None]):
         Binding("ctrl+e", "export('md')", "Export Markdown", priority=True),
         Binding("ctrl+w", "export('html')", "Export HTML", priority=True),
         Binding("ctrl+d", "delete", "Delete", priority=True),
+        Binding("ctrl+b", "toggle_benches", "Races / benches", priority=True),
     ]
 
     def __init__(self) -> None:
         super().__init__(classes="modal")
-        self.rows: list[Summary] = []
+        self.rows: list[Summary | StoredBench] = []
+        self.benches = False  # listing stored benches instead of races
         self._armed: int | None = None  # the id a first ctrl+d asked about
 
     def compose(self) -> ComposeResult:
         with Vertical(id="history-dialog"):
-            yield Static("Stored races", classes="dialog-title")
+            yield Static("Stored races", id="history-title", classes="dialog-title")
             yield Input(
                 id="history-search", placeholder="Search prompts, system prompts and models"
             )
@@ -112,7 +141,7 @@ class HistoryScreen(ModalScreen[StoredRace | None]):
             table.add_columns(*COLUMNS)
             yield table
             yield Static("loading…", id="history-status", markup=False)
-            yield Static(KEYS, id="history-keys", markup=False)
+            yield Static(KEYS.format(other="benches"), id="history-keys", markup=False)
 
     def on_mount(self) -> None:
         self.refresh_list("")
@@ -131,36 +160,65 @@ class HistoryScreen(ModalScreen[StoredRace | None]):
         await self.fill(search)
 
     async def fill(self, search: str) -> None:
-        """List the races matching `search` (read in a thread) and say how many."""
+        """List the races (or benches) matching `search` (read in a thread); say how many."""
         from providers.store import default_path, history
+        from providers.store.benches import bench_history
+
+        benches = self.benches
+
+        def read() -> tuple[list[Summary | StoredBench], list[list[Text]]]:
+            # A bench row counts its samples in its JSON document: parsed here, off the loop.
+            if benches:
+                found = bench_history(search or None, LIMIT)
+                return list(found), [bench_cells(b) for b in found]
+            races = history(search or None, LIMIT)
+            return list(races), [summary_cells(s) for s in races]
 
         try:
-            rows = await asyncio.to_thread(history, search or None, LIMIT)
+            rows, cells = await asyncio.to_thread(read)
         except StoreError as exc:
             self.say(str(exc))
+            return
+        if benches != self.benches:  # switched while reading: that list is on its way
             return
         self.rows = rows
         table = self.table
         row = table.cursor_row
         table.clear()
-        for summary in rows:
-            table.add_row(*summary_cells(summary), key=str(summary.id))
+        for item, row_cells in zip(rows, cells, strict=True):
+            table.add_row(*row_cells, key=str(item.id))
         if rows:
             table.move_cursor(row=min(row, len(rows) - 1))
         where = default_path()
+        what = "benches" if benches else "races"
         if rows:
             more = f" (the newest {LIMIT})" if len(rows) == LIMIT else ""
-            self.say(f"{len(rows)} stored races{more} in {where}")
+            self.say(f"{len(rows)} stored {what}{more} in {where}")
         elif search:
-            self.say(f"no stored race matches {search!r}")
+            self.say(f"no stored {what[:-2] if benches else 'race'} matches {search!r}")
         else:
-            self.say(f"no races stored yet in {where}")
+            self.say(f"no {what} stored yet in {where}")
+
+    def action_toggle_benches(self) -> None:
+        """Races ⇄ benches: the list, its columns, the title and the keys follow."""
+        self.benches = not self.benches
+        self._armed = None
+        self.rows = []
+        table = self.table
+        table.clear(columns=True)
+        table.add_columns(*(BENCH_COLUMNS if self.benches else COLUMNS))
+        title = "Stored benches" if self.benches else "Stored races"
+        self.query_one("#history-title", Static).update(title)
+        other = "races" if self.benches else "benches"
+        self.query_one("#history-keys", Static).update(KEYS.format(other=other))
+        self.say("loading…")
+        self.refresh_list(self.query_one("#history-search", Input).value.strip())
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self._armed = None
         self.refresh_list(event.value.strip())
 
-    def selected(self) -> Summary | None:
+    def selected(self) -> Summary | StoredBench | None:
         if not self.rows:
             return None
         return self.rows[min(max(self.table.cursor_row, 0), len(self.rows) - 1)]
@@ -186,12 +244,27 @@ class HistoryScreen(ModalScreen[StoredRace | None]):
         summary = self.selected()
         if summary is None:
             return
+        if isinstance(summary, StoredBench):
+            await self.open_bench(summary)
+            return
         try:
             race = await asyncio.to_thread(load, summary.id)
         except (StoreError, UnknownRace) as exc:
-            self.say(_problem(exc, summary.id))
+            self.say(_problem(exc, _name(summary)))
             return
         self.dismiss(race)
+
+    async def open_bench(self, stored: StoredBench) -> None:
+        """Over this list, so Esc comes back to it; the document is parsed in a thread."""
+        from providers.bench.stored import BadBenchDocument, bench_from_json
+        from tui.screens.bench import StoredBenchScreen
+
+        try:
+            bench = await asyncio.to_thread(bench_from_json, stored.document, stored.models)
+        except BadBenchDocument as exc:
+            self.say(f"bench b{stored.id}: {exc}")
+            return
+        await self.app.push_screen(StoredBenchScreen(stored, bench))
 
     @work(group="history-export")
     async def action_export(self, fmt: str) -> None:
@@ -199,42 +272,51 @@ class HistoryScreen(ModalScreen[StoredRace | None]):
         if summary is None:
             self.say("nothing to export")
             return
+        bench = isinstance(summary, StoredBench)
+        name = _name(summary)
         try:
-            path = await asyncio.to_thread(export_to_file, summary.id, fmt)
-        except (StoreError, UnknownRace, OSError) as exc:
-            self.say(f"not exported: {_problem(exc, summary.id)}")
+            path = await asyncio.to_thread(export_to_file, summary.id or 0, fmt, bench=bench)
+        except (StoreError, UnknownRace, UnknownBench, OSError) as exc:
+            self.say(f"not exported: {_problem(exc, name)}")
             return
-        self.say(f"exported race {summary.id} to {path}")
-        self.app.notify(f"Exported race {summary.id} to {path}", markup=False)
+        self.say(f"exported {name} to {path}")
+        self.app.notify(f"Exported {name} to {path}", markup=False)
 
     @work(exclusive=True, group="history-delete")
     async def action_delete(self) -> None:
         from providers.store import delete
+        from providers.store.benches import delete_benches
 
         summary = self.selected()
-        if summary is None:
+        if summary is None or summary.id is None:
             self.say("nothing to delete")
             return
+        name = _name(summary)
         if self._armed != summary.id:
             self._armed = summary.id
-            self.say(f"press ctrl+d again to delete race {summary.id} for good")
+            self.say(f"press ctrl+d again to delete {name} for good")
             return
         self._armed = None
+        gone = delete_benches if isinstance(summary, StoredBench) else delete
         try:
-            await asyncio.to_thread(delete, [summary.id])
-        except (StoreError, UnknownRace) as exc:
-            self.say(f"not deleted: {_problem(exc, summary.id)}")
+            await asyncio.to_thread(gone, [summary.id])
+        except (StoreError, UnknownRace, UnknownBench) as exc:
+            self.say(f"not deleted: {_problem(exc, name)}")
             return
         await self.fill(self.query_one("#history-search", Input).value.strip())
-        self.say(f"deleted race {summary.id}")
+        self.say(f"deleted {name}")
 
     def on_data_table_row_highlighted(self) -> None:
         self._armed = None
 
 
-def _problem(exc: BaseException, race_id: int) -> str:
-    if isinstance(exc, UnknownRace):
-        return f"race {race_id} is no longer stored"
+def _name(item: Summary | StoredBench) -> str:
+    return f"bench b{item.id}" if isinstance(item, StoredBench) else f"race {item.id}"
+
+
+def _problem(exc: BaseException, name: str) -> str:
+    if isinstance(exc, UnknownRace | UnknownBench):
+        return f"{name} is no longer stored"
     if isinstance(exc, OSError):
         return exc.strerror or str(exc)
     return str(exc)

@@ -77,7 +77,7 @@ def sweep_latency_chart(
     return _text(fig, color)
 
 
-def ttft_chart(bench: RepeatBench) -> str:
+def ttft_chart(bench: RepeatBench, *, width: int | None = None, color: bool | None = None) -> str:
     """Each model's TTFT distribution as a box (quartiles, median, min to max)."""
     names, values = [], []
     for side in bench.sides:
@@ -92,7 +92,7 @@ def ttft_chart(bench: RepeatBench) -> str:
                 values.append(ttfts)
     if not values:
         return "(no TTFT to plot: no request answered)"
-    fig = _figure(max(HEIGHT, 4 * len(names) + 4))
+    fig = _figure(max(HEIGHT, 4 * len(names) + 4), width)
     fig.draw(fig.box(names, values, orientation="horizontal"))
     fig.title("TTFT (s) per model: box from first to third quartile, median, min to max")
-    return _text(fig)
+    return _text(fig, color)
