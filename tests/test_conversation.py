@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_helpers import modelrace
 
 from providers import Request, make_adapter
 from providers.arena.conversation import Conversation
@@ -13,6 +15,7 @@ from providers.race import Race, parse_mode
 from providers.record import Result
 from providers.sim import SimError
 from providers.sim.profiles import profile_for
+from providers.store.races import conversation
 
 # `echo=1`: the simulator answers with the messages it received, as JSON.
 ECHO = "fast,echo=1,ttft=0,tps=5000,jitter=0"
@@ -111,3 +114,99 @@ async def test_a_conversation_past_a_models_context_fails_only_that_model(sim_en
 def test_the_simulators_conversation_knobs_are_bounded(knob: str, says: str):
     with pytest.raises(SimError, match=says):
         profile_for(f"fast,{knob}")
+
+
+# --- headless: `modelrace run --continue ID` --------------------------------------------------
+
+ECHOES = ("-m", f"sim:{ECHO}", "-m", f"anthropic:{ECHO}")
+
+
+@pytest.fixture
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "store" / "modelrace.db"
+    monkeypatch.setenv("MODELRACE_DB", str(path))
+    return path
+
+
+def _texts(doc: dict[str, Any]) -> dict[str, str]:
+    return {r["model"]: r["text"] for r in doc["runs"][-1]["results"]}
+
+
+def test_run_continue_is_the_next_turn_of_a_stored_race(sim_env: str, db: Path):
+    first = modelrace("run", "One?", *ECHOES, "--mode", "async", "--json", sim=sim_env)
+    assert first.returncode == 0, first.stderr
+    answers = _texts(json.loads(first.stdout))
+
+    ran = modelrace("run", "--continue", "1", "Two?", "--mode", "async", "--json", sim=sim_env)
+
+    assert ran.returncode == 0, ran.stderr
+    doc = json.loads(ran.stdout)
+    assert (doc["turn"], doc["parent_id"]) == (2, 1)
+    for spec, text in _texts(doc).items():
+        sent = json.loads(text)["messages"]
+        assert [m for m in sent if m[0] != "user"] == [["assistant", answers[spec]]]
+    assert json.loads(modelrace("show", "2", "--json", sim=sim_env).stdout) == {"id": 2, **doc}
+    shown = modelrace("show", "2", sim=sim_env).stdout
+    assert "turn 2 (follows race 1)" in shown.splitlines()[0]
+
+
+def test_run_continue_with_m_adds_a_model_that_starts_fresh(sim_env: str, db: Path):
+    assert modelrace("run", "One?", "-m", f"sim:{ECHO}", sim=sim_env).returncode == 0
+    newcomer = f"ollama:{ECHO}"
+
+    ran = modelrace(
+        "run",
+        "--continue",
+        "1",
+        "Two?",
+        "-m",
+        f"sim:{ECHO}",
+        "-m",
+        newcomer,
+        "--json",
+        sim=sim_env,
+    )
+
+    assert ran.returncode == 0, ran.stderr
+    assert f"{newcomer} joins at turn 2, with no earlier turns" in ran.stderr
+    texts = _texts(json.loads(ran.stdout))
+    assert json.loads(texts[newcomer])["messages"] == [["user", "Two?"]]
+    assert len(json.loads(texts[f"sim:{ECHO}"])["messages"]) == 3
+
+
+def test_run_continue_refuses_unknown_ids_and_pipelines(sim_env: str, db: Path, tmp_path: Path):
+    pipe = tmp_path / "p.toml"
+    pipe.write_text('name = "tiny"\ninput = "q"\n[steps.plan]\nwait = 0.01\noutput = "x"\n')
+    assert modelrace("pipeline", str(pipe), sim=sim_env).returncode == 0
+
+    for race_id, says in (("7", "no stored race has id 7"), ("1", "1 is a pipeline pass")):
+        out = modelrace("run", "--continue", race_id, "Two?", sim=sim_env)
+        assert out.returncode == 2, out.stderr
+        assert out.stderr.count("\n") == 1 and says in out.stderr, out.stderr
+        assert out.stdout == ""
+
+
+def test_run_continue_past_a_models_context_fails_it_alone(sim_env: str, db: Path):
+    tight = "sim:fast,ttft=0,tps=5000,tokens=40,context=30"
+    assert modelrace("run", "Hi?", "-m", f"sim:{ECHO}", "-m", tight, sim=sim_env).returncode == 0
+
+    ran = modelrace("run", "--continue", "1", "More?", "--mode", "async", "--json", sim=sim_env)
+
+    assert ran.returncode == 1
+    results = json.loads(ran.stdout)["runs"][0]["results"]
+    assert [r["ok"] for r in results] == [True, False]
+    assert "maximum context length is 30 tokens" in results[1]["error"]
+
+
+def test_the_store_walks_a_conversation_and_stops_at_a_deleted_turn(sim_env: str, db: Path):
+    assert modelrace("run", "One?", "-m", f"sim:{ECHO}", sim=sim_env).returncode == 0
+    for n, prompt in ((1, "Two?"), (2, "Three?")):
+        assert modelrace("run", "--continue", str(n), prompt, sim=sim_env).returncode == 0
+
+    assert [(r.prompt, r.turn) for r in conversation(3)] == [
+        ("One?", 1),
+        ("Two?", 2),
+        ("Three?", 3),
+    ]
+    assert modelrace("delete", "2", sim=sim_env).returncode == 0
+    assert [(r.prompt, r.turn) for r in conversation(3)] == [("Three?", 3)]
