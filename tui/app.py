@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import os
 import signal
 import sys
 import time
+import weakref
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
@@ -28,6 +30,7 @@ from textual.widgets import Footer
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from providers import Config, Request, SpecError, make_adapter
+from providers.arena.conversation import Conversation, Turn
 from providers.environment import redact
 from providers.pipeline import PipelineError, PipelineRunner, load_pipeline
 from providers.pipeline.runner import PIPELINE_MODES
@@ -48,7 +51,7 @@ from tui.sides import next_side
 from tui.text import visible
 from tui.widgets.fields import Field, FieldLine, field
 from tui.widgets.lagmeter import LagMeter
-from tui.widgets.panel import AnswerPanel, PanelGrid, StreamView
+from tui.widgets.panel import AnswerPanel, PanelGrid, StreamView, conversation_rows
 from tui.widgets.prompt import PromptBox
 from tui.widgets.timeline import Timeline
 
@@ -69,6 +72,7 @@ ACTION_HELP = {
     "history": "Stored races: search, reopen, export or delete one",
     "switch_side": "Show the other side of a both race: its sync or its async answers",
     "bench": "Concurrency sweep of the models with the prompt box's prompt, charts live",
+    "new_chat": "Start a fresh conversation: the next prompt is turn 1, with no history",
     "quit": "Leave modelrace",
 }
 # Actions that act on the dashboard; they are off while a modal screen is open.
@@ -86,6 +90,7 @@ DASHBOARD_ACTIONS = {
     "history",
     "switch_side",
     "bench",
+    "new_chat",
 }
 
 
@@ -112,6 +117,7 @@ class ModelRaceApp(App[int]):
         Binding("ctrl+o", "open_pipeline", "Pipeline"),
         Binding("f2", "history", "History"),
         Binding("f3", "switch_side", "Sides"),
+        Binding("f4", "new_chat", "New chat"),
         Binding("ctrl+b", "bench", "Bench", show=False),
         Binding("f1", "help", "Help"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
@@ -144,6 +150,9 @@ class ModelRaceApp(App[int]):
         self.last_prompt: str | None = None
         # The run store's id of the race on screen, once saved (None while it runs or unsaved).
         self.stored_id: int | None = None
+        # The turns so far: the next prompt continues them (each model hears its own answers).
+        self.conversation = Conversation()
+        self._turn_of: weakref.WeakKeyDictionary[Race, Turn] = weakref.WeakKeyDictionary()
         self._race_worker: Worker[None] | None = None
         self._bound_run: Run | None = None
         # The runs of the race on show, and the one whose answers the panels hold.
@@ -281,13 +290,14 @@ class ModelRaceApp(App[int]):
             # less often so the (now small) full collections come minutes apart, not seconds.
             gc.set_threshold(GC_THRESHOLD, 10, 10)
 
-    def attach_runs(self, runs: Sequence[Run]) -> None:
+    def attach_runs(self, runs: Sequence[Run], turn: int = 0) -> None:
         """Show runs on the timeline, the panels bound to the newest that started (the first
-        when none has); every race comes through here, and so may finished runs."""
+        when none has); every race comes through here, and so may finished runs. `turn`:
+        their conversation turn, when they are one."""
         self.runs.extend(runs)
         self.race_runs = list(runs)
         del self.runs[:-8]
-        self.timeline.add_runs(runs)
+        self.timeline.add_runs(runs, turn)
         if self.run_state == IDLE_HINT:
             self.run_state = ""
         started = [run for run in runs if run.t0 is not None]
@@ -344,7 +354,14 @@ class ModelRaceApp(App[int]):
             self.run_worker(partial(self.history.append_to_file, stored), thread=True)
         self.last_prompt = prompt
         self.stored_id = None
-        self.race = Race(adapters, request, mode)
+        specs = self.enabled_specs
+        follow_up = self.conversation.follow_up(specs)
+        for spec in self.conversation.newcomers(specs):
+            self.notify(
+                f"{spec} joins at turn {follow_up.turn}: it starts with no earlier turns.",
+                markup=False,
+            )
+        self.race = Race(adapters, request, mode, follow_up)
         self._show_run_label(f"running {mode} · {len(adapters)} models")
         self._launch(self.race, self.enabled_specs)
         return True
@@ -382,13 +399,18 @@ class ModelRaceApp(App[int]):
         """Panels for this race (models or pipeline steps), then run it to the end."""
         if titles != self.panel_titles:
             await self._rebuild_panels(titles)
-        self.attach_runs(race.runs)
+        turn = race.follow_up.turn if isinstance(race, Race) else 0
+        if isinstance(race, Race):
+            self._show_turns(race)
+        self.attach_runs(race.runs, turn)
         try:
             await race.run()
         finally:
             self._restart_prompt = None
             self._tick()
             self._show_run_label("cancelled" if race.cancelled else "")
+            if isinstance(race, Race) and race is self.race:
+                self._add_turn(race)
             self.run_worker(
                 partial(self._keep, race), thread=True, group="store", exit_on_error=False
             )
@@ -406,6 +428,44 @@ class ModelRaceApp(App[int]):
     def _stored(self, race: Race | PipelineRunner, race_id: int) -> None:
         if race is self.race:
             self.stored_id = race_id
+        if isinstance(race, Race) and race in self._turn_of:
+            self._turn_of[race].race_id = race_id
+
+    # --- conversations -------------------------------------------------------------------------
+
+    def _show_turns(self, race: Race) -> None:
+        """Each panel: the turn on show in its title, its model's earlier turns above."""
+        turn, prompt = race.follow_up.turn, race.request.prompt
+        newcomers = set(self.conversation.newcomers(self.panel_titles))
+        for panel in self.panels:
+            earlier = [
+                (t.number, t.prompt, t.answers.get(panel.spec)) for t in self.conversation.turns
+            ]
+            note = (
+                f"joined at turn {turn}: no earlier turns sent" if panel.spec in newcomers else ""
+            )
+            panel.show_turn(turn, conversation_rows(earlier, turn, prompt, note))
+
+    def _add_turn(self, race: Race) -> None:
+        """The race just ended is the conversation's latest turn (its texts read from memory,
+        never from the store). Its parent is the previous turn's stored id, when known by now."""
+        previous = self.conversation.turns[-1] if self.conversation.turns else None
+        self._turn_of[race] = self.conversation.add(
+            race.request.prompt, race.runs, number=race.follow_up.turn
+        )
+        if race.follow_up.parent_id is None and previous is not None:
+            race.follow_up = dataclasses.replace(race.follow_up, parent_id=previous.race_id)
+        self._show_bar()
+
+    def action_new_chat(self) -> None:
+        if self.racing:
+            self.notify("A run is streaming: a new conversation once it ends (Esc cancels it).")
+            return
+        self.conversation = Conversation()
+        for panel in self.panels:
+            panel.show_turn(1)
+        self._show_bar()
+        self.notify("New conversation: the next prompt is turn 1, with no history.")
 
     # --- actions -----------------------------------------------------------------------------
 
@@ -456,6 +516,9 @@ class ModelRaceApp(App[int]):
         if self.last_prompt is None:
             self.notify("Nothing to rerun yet: send a prompt first.", severity="warning")
             return
+        turns = self.conversation.turns
+        if not self.racing and turns and turns[-1].prompt == self.last_prompt:
+            turns.pop()  # asked again, not asked after itself: the same turn once more
         self.start_race(self.last_prompt)
 
     def action_settings(self) -> None:
@@ -702,6 +765,9 @@ class ModelRaceApp(App[int]):
         if count and (first, last) != (1, count):
             shown = f"panel {first}" if first == last else f"panels {first}–{last}"
             fields.append(field(f"{shown} of {count} (ctrl+n)", 3))
+        if self.conversation.turns:
+            turn = self.conversation.next_turn
+            fields.append(field(f"next: turn {turn} (f4 new chat)", 4, "dim"))
         fields.append(field(f"mode {self.mode}", 2, "bold"))
         fields.append(field("(ctrl+t)", 7, "dim"))
         fields.extend(settings_fields(self.settings))
