@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
+from cli_helpers import modelrace
 from screen import on_screen, screen_lines
 
 from providers.sim import SimServer, expected_answer
@@ -174,3 +175,36 @@ async def test_rerun_asks_the_same_turn_again():
         # Asked again after turn 1, not after itself: no "Two?" answered before "Two?".
         assert [m for m in sent_to(panel) if m[0] == "user"] == [["user", "One?"], ["user", "Two?"]]
         assert "turn 2" in title_line(app, panel)
+
+
+async def test_a_reopened_stored_conversation_is_continued(sim: str):
+    assert modelrace("run", "One?", "-m", ECHO, "--mode", "async", sim=sim).returncode == 0
+    ran = modelrace("run", "--continue", "1", "Two?", "--mode", "async", sim=sim)
+    assert ran.returncode == 0, ran.stderr
+    app = ModelRaceApp(["sim:slow"], history=PromptHistory(None), mode="async")
+    async with app.run_test(notifications=True, size=(160, 48)) as pilot:
+        await pilot.press("f2")
+        await until(pilot, lambda: on_screen(app, "Stored races"))
+        await pilot.press("enter")  # the newest: turn 2
+        await until(pilot, lambda: on_screen(app, "stored race 2"))
+        (panel,) = app.panels
+        await until(pilot, lambda: "turn 2" in title_line(app, panel))
+        await until(pilot, lambda: on_screen(app, "next: turn 3"))
+
+        await ask(pilot, app, "Three?")
+
+        assert [m[1] for m in sent_to(panel) if m[0] == "user"] == ["One?", "Two?", "Three?"]
+        assert "turn 3" in title_line(app, panel)
+
+
+async def test_dashboard_turns_are_stored_as_a_conversation(sim: str):
+    app = ModelRaceApp([ECHO], history=PromptHistory(None), mode="async")
+    async with app.run_test(notifications=True, size=(120, 40)) as pilot:
+        await ask(pilot, app, "One?")
+        await until(pilot, lambda: app.stored_id == 1)
+        await ask(pilot, app, "Two?")
+        await until(pilot, lambda: app.stored_id == 2)
+
+    shown = modelrace("show", "2", "--json", sim=sim)
+    doc = json.loads(shown.stdout)
+    assert (doc["prompt"], doc["turn"], doc["parent_id"]) == ("Two?", 2, 1)

@@ -435,16 +435,34 @@ class ModelRaceApp(App[int]):
 
     def _show_turns(self, race: Race) -> None:
         """Each panel: the turn on show in its title, its model's earlier turns above."""
-        turn, prompt = race.follow_up.turn, race.request.prompt
-        newcomers = set(self.conversation.newcomers(self.panel_titles))
+        self._paint_turns(race.follow_up.turn, race.request.prompt, self.conversation.turns)
+
+    def _paint_turns(self, turn: int, prompt: str, earlier_turns: Sequence[Turn]) -> None:
+        known = {spec for t in earlier_turns for spec in t.answers}
         for panel in self.panels:
-            earlier = [
-                (t.number, t.prompt, t.answers.get(panel.spec)) for t in self.conversation.turns
-            ]
-            note = (
-                f"joined at turn {turn}: no earlier turns sent" if panel.spec in newcomers else ""
-            )
+            earlier = [(t.number, t.prompt, t.answers.get(panel.spec)) for t in earlier_turns]
+            fresh = bool(earlier_turns) and panel.spec not in known
+            note = f"joined at turn {turn}: no earlier turns sent" if fresh else ""
             panel.show_turn(turn, conversation_rows(earlier, turn, prompt, note))
+
+    async def continue_stored(self, race: StoredRace) -> None:
+        """A reopened stored race: the next prompt continues its conversation, whose earlier
+        turns are read from the store off the event loop (just this one when that fails)."""
+        if race.kind != "race" or race.id is None:
+            self.conversation = Conversation()
+            self._show_bar()
+            return
+        from providers.store import StoreError
+        from providers.store.races import conversation
+
+        try:
+            chain = await asyncio.to_thread(conversation, race.id)
+        except (StoreError, LookupError):
+            chain = [race]
+        self.conversation = Conversation.from_stored(chain)
+        turns = self.conversation.turns
+        self._paint_turns(turns[-1].number, race.prompt, turns[:-1])
+        self._show_bar()
 
     def _add_turn(self, race: Race) -> None:
         """The race just ended is the conversation's latest turn (its texts read from memory,
