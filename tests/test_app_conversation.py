@@ -208,3 +208,17 @@ async def test_dashboard_turns_are_stored_as_a_conversation(sim: str):
     shown = modelrace("show", "2", "--json", sim=sim)
     doc = json.loads(shown.stdout)
     assert (doc["prompt"], doc["turn"], doc["parent_id"]) == ("Two?", 2, 1)
+
+
+async def test_an_earlier_answer_full_of_markup_is_shown_as_text():
+    app = ModelRaceApp(["sim:markup,ttft=0.01"], history=PromptHistory(None), mode="async")
+    async with app.run_test(notifications=True, size=(160, 60)) as pilot:
+        await ask(pilot, app, "[bold]One?[/bold]")
+        await ask(pilot, app, "Two?")
+        (panel,) = app.panels
+        panel.view.focus()
+        await pilot.press("home")
+        await pilot.pause(0.1)
+        shown = "\n".join(panel_lines(app, panel))
+        assert "▸ turn 1 · you: [bold]One?[/bold]" in shown
+        assert "[bold red]x[/]" in shown and "␛[31mred?␛[0m" in shown
