@@ -22,7 +22,7 @@ from providers.base import Adapter, failure
 from providers.echo import quote
 from providers.looplag import LagProbe
 from providers.record import Result, Run, State
-from providers.request import Request
+from providers.request import FollowUp, Request
 
 MODE_NAMES = ("sync", "async", "both", "threads", "blocking", "all", "limit=N")
 # `all`: the whole lesson in one race, slowest shape first.
@@ -246,11 +246,25 @@ class Runner(Generic[RunT]):
 
 
 class Race(Runner[Run[Result]]):
-    """Runs `request` over `adapters` in `mode`; `runs` exist (and fill live) from the start."""
+    """Runs `request` over `adapters` in `mode`; `runs` exist (and fill live) from the start.
 
-    def __init__(self, adapters: Sequence[Adapter], request: Request, mode: Mode) -> None:
+    A `follow_up` race asks each model after its own earlier turns, never another's.
+    """
+
+    def __init__(
+        self,
+        adapters: Sequence[Adapter],
+        request: Request,
+        mode: Mode,
+        follow_up: FollowUp | None = None,
+    ) -> None:
         self.adapters = list(adapters)
         self.request = request
+        self.follow_up = follow_up or FollowUp()
+        histories = self.follow_up.histories
+        self._request_of = {
+            id(a): request.following(histories.get(str(a.spec), ())) for a in self.adapters
+        }
         runs = [
             Run[Result](
                 mode=str(side),
@@ -302,7 +316,7 @@ class Race(Runner[Run[Result]]):
                 pool.close()
 
     def _consume_sync(self, adapter: Adapter, result: Result) -> None:
-        self._stream_sync(adapter, self.request, result)
+        self._stream_sync(adapter, self._request_of[id(adapter)], result)
 
     async def _consume_blocking(self, adapter: Adapter, result: Result) -> None:
         """The mistake, made on purpose: a sync client called straight from a coroutine, no
@@ -324,7 +338,7 @@ class Race(Runner[Run[Result]]):
                 await self._stream_async(adapter, result)
 
     async def _stream_async(self, adapter: Adapter, result: Result) -> None:
-        async for event in adapter.stream_async(self.request):
+        async for event in adapter.stream_async(self._request_of[id(adapter)]):
             result.apply(event)
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 # A day: longer is surely a typo, and past ~9e9 s the OS rejects the timeout (OverflowError).
 MAX_TIMEOUT_S = 86_400.0
@@ -34,6 +36,24 @@ def check_retries(retries: int) -> None:
 
 
 @dataclass(frozen=True, slots=True)
+class Exchange:
+    """One earlier turn as one model lived it: the prompt and that model's own answer."""
+
+    prompt: str
+    answer: str
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """Where a race sits in a conversation: its turn (1 for a fresh one), the stored race it
+    follows, and each model's own earlier exchanges, by spec (a model not named has none)."""
+
+    turn: int = 1
+    parent_id: int | None = None
+    histories: Mapping[str, tuple[Exchange, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class Request:
     prompt: str
     system: str | None = None
@@ -43,13 +63,28 @@ class Request:
     timeout: float | None = None
     # Further attempts after a 429, a 5xx or a connection error (providers/retry.py).
     retries: int = 0
+    # This model's earlier turns of the conversation, oldest first (empty: a fresh question).
+    history: tuple[Exchange, ...] = ()
 
     def __post_init__(self) -> None:
         check_settings(self.temperature, self.max_tokens, self.timeout)
         check_retries(self.retries)
 
+    def following(self, history: Iterable[Exchange]) -> Request:
+        """The same question asked after `history`."""
+        return dataclasses.replace(self, history=tuple(history))
+
+    def turns(self) -> list[tuple[str, str]]:
+        """(role, text) of the conversation, oldest first, ending with this prompt; roles are
+        "user" and "assistant" (each adapter names them as its API does), no system."""
+        out: list[tuple[str, str]] = []
+        for exchange in self.history:
+            out += [("user", exchange.prompt), ("assistant", exchange.answer)]
+        out.append(("user", self.prompt))
+        return out
+
     def messages(self) -> list[dict[str, str]]:
         """Chat messages in the OpenAI/Ollama shape, system first when there is one."""
         out = [{"role": "system", "content": self.system}] if self.system else []
-        out.append({"role": "user", "content": self.prompt})
+        out += [{"role": role, "content": text} for role, text in self.turns()]
         return out

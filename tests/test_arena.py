@@ -32,7 +32,7 @@ THREE = [FAST, LOCAL, SLOWISH]
 LONG = "sim:slow,tokens=300,tps=40,ttft=0.05"
 # What may never be on screen while a race is blind: any spec, and every speed figure.
 SECRETS = ("sim:", "localish", "TTFT", "tok/s", "speedup", "wall")
-TITLE = re.compile(r"[╭╔]═?─?\s*([A-Z]) · (sim:\S+?)\s*[─═]")
+TITLE = re.compile(r"[╭╔]═?─?\s*([A-Z]) · (sim:\S+?)(?: · turn \d+)?\s*[─═]")
 
 
 @pytest.fixture(autouse=True)
@@ -133,6 +133,8 @@ async def test_each_blind_race_gets_its_own_shuffle_and_a_tie_or_all_bad_is_kept
         ("win", orders[2][2]),
     ]
     assert all(v.blind for v in votes)
+    # The same prompt three times is one conversation: each vote names its turn.
+    assert [v.turn for v in votes] == [1, 2, 3]
     assert [v.models for v in votes] == orders
     # Random per race: the same three models did not keep their letters.
     assert len(set(orders)) > 1

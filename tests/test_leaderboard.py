@@ -296,14 +296,14 @@ def board_rows(app: ModelRaceApp) -> list[list[str]]:
 
 
 @pytest.mark.usefixtures("_app_env")
-async def test_f5_shows_the_leaderboard_and_b_switches_to_blind_votes_only():
+async def test_f8_shows_the_leaderboard_and_b_switches_to_blind_votes_only():
     vote(("sim:a", "sim:b"), "win", "sim:b")
     vote(("sim:a", "sim:b"), "win", "sim:b")
     vote(("sim:a", "sim:c"), "win", "sim:c", blind=True)
     expected = leaderboard()
     app = ModelRaceApp(["sim:fast"], history=PromptHistory(None), mode="async")
     async with app.run_test(size=(120, 36)) as pilot:
-        await pilot.press("f5")
+        await pilot.press("f8")
         await until(pilot, lambda: on_screen(app, "3 votes (1 blind)"))
         rows = board_rows(app)
         assert [r[1] for r in rows] == [s.model for s in expected.standings]
@@ -321,6 +321,6 @@ async def test_f5_shows_the_leaderboard_and_b_switches_to_blind_votes_only():
 async def test_the_screen_says_when_there_are_no_votes():
     app = ModelRaceApp(["sim:fast"], history=PromptHistory(None), mode="async")
     async with app.run_test(size=(120, 36)) as pilot:
-        await pilot.press("f5")
+        await pilot.press("f8")
         await until(pilot, lambda: on_screen(app, "no votes stored yet in"))
         assert board_rows(app) == []

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import os
 import signal
 import sys
 import time
+import weakref
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
@@ -28,6 +30,7 @@ from textual.widgets import Footer
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from providers import Config, Request, SpecError, make_adapter
+from providers.arena.conversation import Conversation, Turn
 from providers.environment import redact
 from providers.pipeline import PipelineError, PipelineRunner, load_pipeline
 from providers.pipeline.runner import PIPELINE_MODES
@@ -52,7 +55,7 @@ from tui.sides import next_side
 from tui.text import visible
 from tui.widgets.fields import Field, FieldLine, field
 from tui.widgets.lagmeter import LagMeter
-from tui.widgets.panel import AnswerPanel, PanelGrid, StreamView
+from tui.widgets.panel import AnswerPanel, PanelGrid, StreamView, conversation_rows
 from tui.widgets.prompt import PromptBox
 from tui.widgets.timeline import Timeline
 
@@ -76,6 +79,7 @@ ACTION_HELP = {
     "leaderboard": "Ratings from the stored votes: Bradley–Terry, 95% interval, speed",
     "arena": "Blind arena on/off: shuffled panels A, B, C…, names hidden until you vote",
     "diff": "Word-level diff of the selected panel's answer and the next one's",
+    "new_chat": "Start a fresh conversation: the next prompt is turn 1, with no history",
     "quit": "Leave modelrace",
 }
 # Actions that act on the dashboard; they are off while a modal screen is open.
@@ -97,6 +101,7 @@ DASHBOARD_ACTIONS = {
     "arena",
     "vote",
     "diff",
+    "new_chat",
 }
 
 
@@ -123,9 +128,10 @@ class ModelRaceApp(App[int]):
         Binding("ctrl+o", "open_pipeline", "Pipeline"),
         Binding("f2", "history", "History"),
         Binding("f3", "switch_side", "Sides"),
-        Binding("f5", "leaderboard", "Leaderboard", show=False),
+        Binding("f8", "leaderboard", "Leaderboard", show=False),
         Binding("ctrl+b", "bench", "Bench", show=False),
         Binding("f4", "arena", "Arena"),
+        Binding("f5", "new_chat", "New chat"),
         *vote_bindings(),
         Binding("ctrl+d", "diff", "Diff", show=False, priority=True),  # over the prompt's ctrl+d
         Binding("f1", "help", "Help"),
@@ -161,6 +167,9 @@ class ModelRaceApp(App[int]):
         self.last_prompt: str | None = None
         # The run store's id of the race on screen, once saved (None while it runs or unsaved).
         self.stored_id: int | None = None
+        # The turns so far: the next prompt continues them (each model hears its own answers).
+        self.conversation = Conversation()
+        self._turn_of: weakref.WeakKeyDictionary[Race, Turn] = weakref.WeakKeyDictionary()
         self._race_worker: Worker[None] | None = None
         self._bound_run: Run | None = None
         # The runs of the race on show, and the one whose answers the panels hold.
@@ -301,13 +310,14 @@ class ModelRaceApp(App[int]):
             # less often so the (now small) full collections come minutes apart, not seconds.
             gc.set_threshold(GC_THRESHOLD, 10, 10)
 
-    def attach_runs(self, runs: Sequence[Run]) -> None:
+    def attach_runs(self, runs: Sequence[Run], turn: int = 0) -> None:
         """Show runs on the timeline, the panels bound to the newest that started (the first
-        when none has); every race comes through here, and so may finished runs."""
+        when none has); every race comes through here, and so may finished runs. `turn`:
+        their conversation turn, when they are one."""
         self.runs.extend(runs)
         self.race_runs = list(runs)
         del self.runs[:-8]
-        self.timeline.add_runs(runs)
+        self.timeline.add_runs(runs, turn)
         if self.run_state == IDLE_HINT:
             self.run_state = ""
         started = [run for run in runs if run.t0 is not None]
@@ -369,7 +379,13 @@ class ModelRaceApp(App[int]):
             self.run_worker(partial(self.history.append_to_file, stored), thread=True)
         self.last_prompt = prompt
         self.stored_id = None
-        self.race = Race(adapters, request, mode)
+        follow_up = self.conversation.follow_up(specs)
+        for spec in self.conversation.newcomers(specs):
+            self.notify(
+                f"{spec} joins at turn {follow_up.turn}: it starts with no earlier turns.",
+                markup=False,
+            )
+        self.race = Race(adapters, request, mode, follow_up)
         self.arena.begin(self.race)
         self._show_run_label(f"running {mode} · {len(adapters)} models")
         self._launch(self.race, specs)
@@ -409,13 +425,18 @@ class ModelRaceApp(App[int]):
         if titles != self.panel_titles:
             await self._rebuild_panels(titles)
         self.arena.dress(self.panels)
-        self.attach_runs(race.runs)
+        turn = race.follow_up.turn if isinstance(race, Race) else 0
+        if isinstance(race, Race):
+            self._show_turns(race)
+        self.attach_runs(race.runs, turn)
         try:
             await race.run()
         finally:
             self._restart_prompt = None
             self._tick()
             self._show_run_label("cancelled" if race.cancelled else "")
+            if isinstance(race, Race) and race is self.race:
+                self._add_turn(race)
             self.arena.race_over()
             self.run_worker(
                 partial(self._keep, race), thread=True, group="store", exit_on_error=False
@@ -434,6 +455,62 @@ class ModelRaceApp(App[int]):
     def _stored(self, race: Race | PipelineRunner, race_id: int) -> None:
         if race is self.race:
             self.stored_id = race_id
+        if isinstance(race, Race) and race in self._turn_of:
+            self._turn_of[race].race_id = race_id
+
+    # --- conversations -------------------------------------------------------------------------
+
+    def _show_turns(self, race: Race) -> None:
+        """Each panel: the turn on show in its title, its model's earlier turns above."""
+        self._paint_turns(race.follow_up.turn, race.request.prompt, self.conversation.turns)
+
+    def _paint_turns(self, turn: int, prompt: str, earlier_turns: Sequence[Turn]) -> None:
+        known = {spec for t in earlier_turns for spec in t.answers}
+        for panel in self.panels:
+            earlier = [(t.number, t.prompt, t.answers.get(panel.spec)) for t in earlier_turns]
+            fresh = bool(earlier_turns) and panel.spec not in known
+            note = f"joined at turn {turn}: no earlier turns sent" if fresh else ""
+            panel.show_turn(turn, conversation_rows(earlier, turn, prompt, note))
+
+    async def continue_stored(self, race: StoredRace) -> None:
+        """A reopened stored race: the next prompt continues its conversation, whose earlier
+        turns are read from the store off the event loop (just this one when that fails)."""
+        if race.kind != "race" or race.id is None:
+            self.conversation = Conversation()
+            self._show_bar()
+            return
+        from providers.store import StoreError
+        from providers.store.races import conversation
+
+        try:
+            chain = await asyncio.to_thread(conversation, race.id)
+        except (StoreError, LookupError):
+            chain = [race]
+        self.conversation = Conversation.from_stored(chain)
+        turns = self.conversation.turns
+        self._paint_turns(turns[-1].number, race.prompt, turns[:-1])
+        self._show_bar()
+
+    def _add_turn(self, race: Race) -> None:
+        """The race just ended is the conversation's latest turn (its texts read from memory,
+        never from the store). Its parent is the previous turn's stored id, when known by now."""
+        previous = self.conversation.turns[-1] if self.conversation.turns else None
+        self._turn_of[race] = self.conversation.add(
+            race.request.prompt, race.runs, number=race.follow_up.turn
+        )
+        if race.follow_up.parent_id is None and previous is not None:
+            race.follow_up = dataclasses.replace(race.follow_up, parent_id=previous.race_id)
+        self._show_bar()
+
+    def action_new_chat(self) -> None:
+        if self.racing:
+            self.notify("A run is streaming: a new conversation once it ends (Esc cancels it).")
+            return
+        self.conversation = Conversation()
+        for panel in self.panels:
+            panel.show_turn(1)
+        self._show_bar()
+        self.notify("New conversation: the next prompt is turn 1, with no history.")
 
     # --- actions -----------------------------------------------------------------------------
 
@@ -491,6 +568,9 @@ class ModelRaceApp(App[int]):
         if self.last_prompt is None:
             self.notify("Nothing to rerun yet: send a prompt first.", severity="warning")
             return
+        turns = self.conversation.turns
+        if not self.racing and turns and turns[-1].prompt == self.last_prompt:
+            turns.pop()  # asked again, not asked after itself: the same turn once more
         self.start_race(self.last_prompt)
 
     def action_settings(self) -> None:
@@ -772,7 +852,10 @@ class ModelRaceApp(App[int]):
         fields.extend(self.arena.bar_fields())
         if self.race_runs and all(run.over for run in self.race_runs) and not self.arena.sealed:
             spent = cost_sum(r for run in self.race_runs for r in run.results)
-            fields.append(field(f"cost {spent.text()}", 4))
+            fields.append(field(f"cost {spent.text()}", 5))
+        if self.conversation.turns:
+            turn = self.conversation.next_turn
+            fields.append(field(f"next: turn {turn} (f5 new chat)", 4, "dim"))
         fields.append(field(self.arena.mode_label(self.mode), 2, "bold"))
         fields.append(field("(f4)" if self.arena.on else "(ctrl+t)", 7, "dim"))
         fields.extend(settings_fields(self.settings))

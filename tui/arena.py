@@ -174,7 +174,9 @@ class Arena:
         run, race_id = app.shown_run, app.stored_id
         assert run is not None and race_id is not None
         try:
-            vote = ballot(choice, [r.source for r in run.results], race_id, blind=self.sealed)
+            turn = next((t.number for t in app.conversation.turns if t.race_id == race_id), 1)
+            models = [r.source for r in run.results]
+            vote = ballot(choice, models, race_id, blind=self.sealed, turn=turn)
         except VoteRefused as exc:
             app.notify(str(exc), title="No vote", severity="warning", markup=False)
             return

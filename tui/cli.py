@@ -21,7 +21,7 @@ from providers.config import LOCAL_CONFIG, Config, ConfigError, load_config
 from providers.echo import error_line, quote
 from providers.environment import EnvFileError, load_env, loopback_no_proxy
 from providers.race import ModeError, parse_mode
-from providers.request import Request, SettingsError
+from providers.request import FollowUp, Request, SettingsError
 from providers.spec import SpecError, parse_spec
 from tui.commands.bench import add_bench_arguments
 from tui.commands.leaderboard import add_command as add_leaderboard_command
@@ -135,6 +135,15 @@ def build_parser() -> argparse.ArgumentParser:
         "threads, async in turn) or limit=N",
     )
     run.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    run.add_argument(
+        "--continue",
+        dest="continue_id",
+        type=_race_id,
+        metavar="ID",
+        help="a follow-up turn of stored race ID: each model is sent its own earlier answers; "
+        "the models are that race's unless -m names others (a new one starts with no history); "
+        "its system prompt, temperature and max tokens apply unless given",
+    )
     _add_settings(run)
     add_no_save(run)
 
@@ -213,6 +222,51 @@ def _add_settings(parser: argparse.ArgumentParser) -> None:
         help="try a 429, 5xx or connection error again up to N times (backoff, Retry-After); "
         "default 0",
     )
+
+
+def _race_id(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a race id (a number)") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a race id (ids start at 1)")
+    return value
+
+
+def continuation(args: argparse.Namespace, config: Config) -> tuple[list[str], Request, FollowUp]:
+    """`run --continue ID`: the models, the request (settings inherited from the stored race
+    unless given) and each model's own earlier turns. Unknown or pipeline ID: UsageError."""
+    from providers.arena.conversation import Conversation
+    from providers.store import UnknownRace
+    from providers.store.races import conversation
+
+    race_id: int = args.continue_id
+    try:
+        chain = conversation(race_id)
+    except UnknownRace:
+        raise UsageError(f"no stored race has id {race_id} (see modelrace history)") from None
+    last = chain[-1]
+    if last.kind != "race":
+        raise UsageError(f"{race_id} is a pipeline pass; only a race can be continued")
+    specs = resolve_specs(args.models or last.models, config)
+    request = request_from(args)
+    inherited: dict[str, Any] = {}
+    if args.system is None and last.system:
+        inherited["system"] = last.system
+    for name in ("temperature", "max_tokens"):
+        value = last.settings.get(name)
+        if getattr(args, name) is None and isinstance(value, int | float):
+            inherited[name] = value
+    if inherited:
+        request = dataclasses.replace(request, **inherited)
+    talk = Conversation.from_stored(chain)
+    for spec in talk.newcomers(specs):
+        print(
+            f"modelrace: {spec} joins at turn {talk.next_turn}, with no earlier turns",
+            file=sys.stderr,
+        )
+    return specs, request, talk.follow_up(specs)
 
 
 def request_from(args: argparse.Namespace) -> Request:
@@ -340,6 +394,25 @@ def _run(argv: Sequence[str] | None) -> int:
             input_text = utf8_text(args.input, "--input")
             return run_pipeline_command(
                 args.file, input_text, args.mode, config, as_json=args.json, save=not args.no_save
+            )
+        if args.command == "run" and args.continue_id is not None:
+            from providers.store import StoreError
+            from tui.commands.run import run_headless
+
+            mode = parse_mode(args.mode)
+            try:
+                specs, request, follow_up = continuation(args, config)
+            except StoreError as exc:
+                print(f"modelrace: {exc}", file=sys.stderr)
+                return EXIT_FAILED
+            return run_headless(
+                specs,
+                request,
+                mode,
+                config,
+                as_json=args.json,
+                save=not args.no_save,
+                follow_up=follow_up,
             )
         specs = resolve_specs(args.models, config, strict=args.command != "models")
         if args.command == "run":

@@ -64,7 +64,8 @@ class AnthropicAdapter(Adapter):
         params: dict[str, Any] = {
             "model": self.spec.model,
             "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
-            "messages": [{"role": "user", "content": request.prompt}],
+            # The system prompt is a parameter of its own here, never a message.
+            "messages": [{"role": role, "content": text} for role, text in request.turns()],
             "stream": True,
         }
         if request.system:

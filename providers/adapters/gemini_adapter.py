@@ -73,7 +73,7 @@ class GeminiAdapter(Adapter):
     def pieces_sync(self, client: Any, request: Request) -> Pieces:
         state = _StreamState()
         stream = client.models.generate_content_stream(
-            model=self.spec.model, contents=request.prompt, config=self._config(request)
+            model=self.spec.model, contents=_contents(request), config=self._config(request)
         )
         with closing(stream):
             for chunk in stream:
@@ -83,7 +83,7 @@ class GeminiAdapter(Adapter):
     async def pieces_async(self, client: Any, request: Request) -> AsyncPieces:
         state = _StreamState()
         stream = await client.aio.models.generate_content_stream(
-            model=self.spec.model, contents=request.prompt, config=self._config(request)
+            model=self.spec.model, contents=_contents(request), config=self._config(request)
         )
         async with aclosing(stream):
             async for chunk in stream:
@@ -91,6 +91,16 @@ class GeminiAdapter(Adapter):
                     yield piece
         for piece in state.end():
             yield piece
+
+
+def _contents(request: Request) -> Any:
+    """The prompt alone, or the conversation as Gemini's contents: its answers are "model"."""
+    if not request.history:
+        return request.prompt
+    return [
+        {"role": "model" if role == "assistant" else "user", "parts": [{"text": text}]}
+        for role, text in request.turns()
+    ]
 
 
 class _StreamState:

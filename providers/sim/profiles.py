@@ -4,7 +4,9 @@ A sim model name is a profile name plus optional overrides after commas, e.g.
 ``fast,ttft=0.2,tps=50,tokens=40,jitter=0,seed=7,fault=drop,after=10,status=503,stall=5``
 (``slots=K``: at most K answers at once, the rest queue, as llama.cpp and vLLM do;
 ``times=N``: the fault only on the first N requests of that model and prompt, then answers,
-and ``retry_after=S``: an http_error's ``Retry-After`` header, for testing retries).
+``retry_after=S``: an http_error's ``Retry-After`` header, for testing retries;
+``echo=1``: the answer is the request's messages as JSON, to check what a client sent;
+``context=N``: a request of more than N input tokens is refused as too long, with a 400).
 Keeping every knob in the model name means any client that can name a model can drive
 the simulator, with no side channel.
 """
@@ -40,6 +42,8 @@ class Profile:
     slots: int | None = None  # answers served at once; None: no limit
     fault_times: int | None = None  # faults on this many requests, then none; None: always
     retry_after_s: float | None = None  # Retry-After sent with an http_error
+    echo: int = 0  # 1: answer with what the request carried (wire.echo_text)
+    context_tokens: int | None = None  # input tokens accepted; None: no limit
 
 
 _MARKUP_TEXT = (
@@ -83,6 +87,8 @@ _KEYS: dict[str, tuple[str, type]] = {
     "slots": ("slots", int),
     "times": ("fault_times", int),
     "retry_after": ("retry_after_s", float),
+    "echo": ("echo", int),
+    "context": ("context_tokens", int),
 }
 
 
@@ -94,6 +100,7 @@ MAX_SECONDS = 3600.0
 MIN_TPS, MAX_TPS = 0.1, 100_000.0
 MAX_SEED = 2**32 - 1
 MAX_SLOTS = 100_000
+MAX_CONTEXT = 10_000_000
 
 
 def profile_for(model_name: str) -> Profile:
@@ -149,5 +156,9 @@ def _check(p: Profile, model_name: str) -> None:
         problems.append(f"times must be between 0 and {MAX_TOKENS}")
     if p.retry_after_s is not None and not 0 <= p.retry_after_s <= MAX_SECONDS:
         problems.append(f"retry_after must be between 0 and {MAX_SECONDS:g} seconds")
+    if p.echo not in (0, 1):
+        problems.append("echo must be 0 or 1")
+    if p.context_tokens is not None and not 1 <= p.context_tokens <= MAX_CONTEXT:
+        problems.append(f"context must be between 1 and {MAX_CONTEXT} tokens")
     if problems:
         raise SimError(f"bad sim model {model_name!r}: {problems[0]}")

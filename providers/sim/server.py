@@ -167,6 +167,10 @@ async def _chat(conn: _Conn, req: wire.ChatRequest, t0: float, key: str = "") ->
         status = 404 if req.model.split(",")[0].strip() not in PROFILES else 400
         await conn.send(status, wire.error_body(req.api, status, str(exc)))
         return
+    if p.context_tokens is not None and req.input_tokens > p.context_tokens:
+        message = wire.context_error(req.api, p.context_tokens, req.input_tokens)
+        await conn.send(400, wire.error_body(req.api, 400, message))
+        return
     if p.fault_times is not None and _state().faulted(req.model, req.prompt) >= p.fault_times:
         p = dataclasses.replace(p, fault=None)  # `times=N`: this one answers
     if p.fault == "http_error":
@@ -175,7 +179,7 @@ async def _chat(conn: _Conn, req: wire.ChatRequest, t0: float, key: str = "") ->
         extra = [] if p.retry_after_s is None else [f"Retry-After: {p.retry_after_s:g}"]
         await conn.send(p.status, wire.error_body(req.api, p.status, message), extra=extra)
         return
-    answer = Answer(req.model, req.prompt, req.max_tokens)
+    answer = Answer(req.model, req.prompt, req.max_tokens, wire.echo_text(req) if p.echo else None)
     times = schedule(p, req.model, req.prompt, t0, _state().draw(req.model, req.prompt))
     fmt = wire.FORMATS[req.api](req)
     if not req.stream:

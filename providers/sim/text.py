@@ -190,10 +190,13 @@ class Answer:
     ``max_tokens`` cut the answer, and is settled before the last piece is given.
     """
 
-    def __init__(self, model_name: str, prompt: str, max_tokens: int | None = None) -> None:
+    def __init__(
+        self, model_name: str, prompt: str, max_tokens: int | None = None, text: str | None = None
+    ) -> None:
         profile = profile_for(model_name)
-        if profile.text is not None:
-            self._pieces: Iterator[str] = iter(split_pieces(profile.text))
+        text = profile.text if text is None else text
+        if text is not None:
+            self._pieces: Iterator[str] = iter(split_pieces(text))
         else:
             self._pieces = iter_text_pieces(
                 model_name.strip(), prompt, profile.tokens, profile.seed

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .profiles import PROFILES, SimError
@@ -37,6 +37,9 @@ class ChatRequest:
     max_tokens: int | None
     stream: bool
     include_usage: bool = False
+    # (role, text) of every message as the API named it; a separate system prompt apart.
+    messages: list[tuple[str, str]] = field(default_factory=list)
+    system: str = ""
 
 
 def _dumps(obj: Any) -> str:
@@ -62,19 +65,47 @@ def _text_of(content: Any) -> str:
     raise BadRequest(400, "message content must be a string or a list of text parts")
 
 
-def _messages(body: dict, key: str, role_key: str, content_key: str) -> tuple[str, list[str]]:
+def _messages(
+    body: dict, key: str, role_key: str, content_key: str
+) -> tuple[str, list[tuple[str, str]]]:
+    """The last user message's text, and (role, text) of every message."""
     msgs = body.get(key)
     if not isinstance(msgs, list) or not msgs:
         raise BadRequest(400, f"'{key}' must be a non-empty list")
-    texts, prompt = [], ""
+    pairs, prompt = [], ""
     for m in msgs:
         if not isinstance(m, dict):
             raise BadRequest(400, f"each item of '{key}' must be an object")
         text = _text_of(m.get(content_key))
-        texts.append(text)
-        if m.get(role_key, "user") == "user":
+        role = m.get(role_key, "user")
+        pairs.append((str(role), text))
+        if role == "user":
             prompt = text
-    return prompt, texts
+    return prompt, pairs
+
+
+def echo_text(req: ChatRequest) -> str:
+    """What the request carried, as the answer of an `echo=1` model: JSON, so a test can
+    read back exactly which messages (and whose answers) a model was sent."""
+    doc = {"api": req.api, "model": req.model, "system": req.system, "messages": req.messages}
+    return _dumps(doc)
+
+
+def context_error(api: str, limit: int, used: int) -> str:
+    """Each API's own words for a conversation longer than the model's context."""
+    if api == "anthropic":
+        return f"prompt is too long: {used} tokens > {limit} maximum"
+    if api == "gemini":
+        return (
+            f"The input token count ({used}) exceeds the maximum number of tokens allowed"
+            f" ({limit})."
+        )
+    if api == "ollama":
+        return f"the input length ({used} tokens) exceeds the context length ({limit})"
+    return (
+        f"This model's maximum context length is {limit} tokens. However, your messages"
+        f" resulted in {used} tokens. Please reduce the length of the messages."
+    )
 
 
 def _model(name: Any) -> str:
@@ -93,17 +124,18 @@ def _int_or_none(value: Any, what: str) -> int | None:
 
 def parse_openai(body: dict) -> ChatRequest:
     model = _model(body.get("model"))
-    prompt, texts = _messages(body, "messages", "role", "content")
+    prompt, pairs = _messages(body, "messages", "role", "content")
     cap = body.get("max_completion_tokens", body.get("max_tokens"))
     opts = body.get("stream_options") or {}
     return ChatRequest(
         "openai",
         model,
         prompt,
-        count_tokens("\n".join(texts)),
+        count_tokens("\n".join(t for _, t in pairs)),
         _int_or_none(cap, "max_tokens"),
         bool(body.get("stream")),
         bool(isinstance(opts, dict) and opts.get("include_usage")),
+        pairs,
     )
 
 
@@ -143,14 +175,22 @@ def parse_completions(body: dict) -> ChatRequest:
 
 def parse_anthropic(body: dict) -> ChatRequest:
     model = _model(body.get("model"))
-    prompt, texts = _messages(body, "messages", "role", "content")
+    prompt, pairs = _messages(body, "messages", "role", "content")
+    texts = [t for _, t in pairs]
     system = _text_of(body.get("system"))
     cap = _int_or_none(body.get("max_tokens"), "max_tokens")
     if cap is None:
         raise BadRequest(400, "max_tokens: Field required")
     all_text = "\n".join([system, *texts] if system else texts)
     return ChatRequest(
-        "anthropic", model, prompt, count_tokens(all_text), cap, bool(body.get("stream"))
+        "anthropic",
+        model,
+        prompt,
+        count_tokens(all_text),
+        cap,
+        bool(body.get("stream")),
+        messages=pairs,
+        system=system,
     )
 
 
@@ -158,7 +198,8 @@ def parse_gemini(body: dict, model: str, stream: bool) -> ChatRequest:
     contents = body.get("contents")
     if isinstance(contents, dict):
         body = {**body, "contents": [contents]}
-    prompt, texts = _messages(body, "contents", "role", "parts")
+    prompt, pairs = _messages(body, "contents", "role", "parts")
+    texts = [t for _, t in pairs]
     sys_inst = body.get("systemInstruction", body.get("system_instruction"))
     system = _text_of(sys_inst.get("parts")) if isinstance(sys_inst, dict) else ""
     config = body.get("generationConfig", body.get("generation_config")) or {}
@@ -171,6 +212,8 @@ def parse_gemini(body: dict, model: str, stream: bool) -> ChatRequest:
         count_tokens(all_text),
         _int_or_none(cap, "maxOutputTokens"),
         stream,
+        messages=pairs,
+        system=system,
     )
 
 
@@ -178,14 +221,20 @@ def parse_ollama(body: dict) -> ChatRequest:
     model = _model(body.get("model"))
     if model.endswith(":latest"):
         model = model[: -len(":latest")]
-    prompt, texts = _messages(body, "messages", "role", "content")
+    prompt, pairs = _messages(body, "messages", "role", "content")
     options = body.get("options") or {}
     cap = _int_or_none(options.get("num_predict"), "num_predict")
     if cap is not None and cap < 0:
         cap = None
     stream = body.get("stream")
     return ChatRequest(
-        "ollama", model, prompt, count_tokens("\n".join(texts)), cap, stream is None or bool(stream)
+        "ollama",
+        model,
+        prompt,
+        count_tokens("\n".join(t for _, t in pairs)),
+        cap,
+        stream is None or bool(stream),
+        messages=pairs,
     )
 
 

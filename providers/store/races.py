@@ -52,17 +52,30 @@ class StoredRace:
     def models(self) -> list[str]:
         return [r.source for r in self.runs[0].results] if self.runs else []
 
+    @property
+    def turn_number(self) -> int:
+        """Its turn in its conversation, from 1 (races saved before turns were counted: 0)."""
+        return max(self.turn, 1)
+
     def document(self) -> dict[str, object]:
         """What `run --json` (or `pipeline --json`) printed, plus `id`."""
         doc: dict[str, object] = {"id": self.id, **document(self.prompt, self.runs)}
         if self.kind == "pipeline":
             doc["pipeline"] = self.pipeline
+        if self.turn_number > 1:
+            doc.update(conversation_fields(self.turn_number, self.parent_id))
         return doc
+
+
+def conversation_fields(turn: int, parent_id: int | None) -> dict[str, object]:
+    """What a follow-up's JSON document adds (a first turn adds nothing)."""
+    return {"turn": turn, "parent_id": parent_id}
 
 
 def from_race(race: Any, *, interrupted: bool = False) -> StoredRace:
     """A `providers.race.Race` after its run (typed loosely: the store sits below the engine)."""
     request = race.request
+    follow_up = getattr(race, "follow_up", None)
     settings = {
         "temperature": request.temperature,
         "max_tokens": request.max_tokens,
@@ -75,6 +88,8 @@ def from_race(race: Any, *, interrupted: bool = False) -> StoredRace:
         system=request.system,
         settings=settings,
         interrupted=interrupted,
+        parent_id=None if follow_up is None else follow_up.parent_id,
+        turn=1 if follow_up is None else follow_up.turn,
     )
 
 
@@ -333,6 +348,31 @@ def load(race_id: int, path: Path | None = None) -> StoredRace:
         id=row["id"],
         created=row["created"],
     )
+
+
+# A conversation longer than this is surely a loop in hand-edited data, not a chat.
+MAX_TURNS = 10_000
+
+
+def conversation(race_id: int, path: Path | None = None) -> list[StoredRace]:
+    """Race `race_id` and the races it follows, oldest first, by walking `parent_id`.
+
+    A deleted turn ends the walk there (its child's `parent_id` became NULL): the
+    conversation then starts at the oldest turn still stored. `UnknownRace` when there is
+    no race `race_id`.
+    """
+    chain = [load(race_id, path)]
+    seen = {race_id}
+    while (parent := chain[-1].parent_id) is not None and parent not in seen:
+        if len(chain) >= MAX_TURNS:
+            break
+        try:
+            chain.append(load(parent, path))
+        except UnknownRace:
+            break
+        seen.add(parent)
+    chain.reverse()
+    return chain
 
 
 @dataclass(frozen=True)

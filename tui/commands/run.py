@@ -17,7 +17,7 @@ from providers.environment import redact
 from providers.race import Mode, Race, Runner
 from providers.record import Result, Run, State, document
 from providers.registry import make_adapter
-from providers.request import Request
+from providers.request import FollowUp, Request
 from tui.commands.report import full_report
 from tui.text import visible
 
@@ -39,23 +39,31 @@ def run_headless(
     *,
     as_json: bool,
     save: bool = True,
+    follow_up: FollowUp | None = None,
 ) -> int:
     """Race, print the comparison (or JSON), exit 0 / 1 when a model failed / 130 on Ctrl-C
     / 143 on SIGTERM.
 
     A model that cannot start at all is named on stderr before anything races, and left out;
-    2 when that leaves none.
+    2 when that leaves none. A `follow_up` is a later turn of a stored conversation.
     """
     adapters, unusable = usable_adapters(specs, config)
     if not adapters:
         return EXIT_USAGE
-    race = Race(adapters, request, mode)
+    race = Race(adapters, request, mode, follow_up)
     interrupted = run_to_end(race, progress=sys.stderr.isatty(), describe=_brief)
+    turn = race.follow_up.turn
     if as_json:
-        print(export_json(document(request.prompt, race.runs)))
+        doc = document(request.prompt, race.runs)
+        if turn > 1:
+            from providers.store.races import conversation_fields
+
+            doc.update(conversation_fields(turn, race.follow_up.parent_id))
+        print(export_json(doc))
     else:
+        head = f"{turn_line(turn, race.follow_up.parent_id)}\n\n" if turn > 1 else ""
         # Model output is text: escape sequences are shown, never sent to the terminal.
-        print(redact(visible(full_report(race.runs))))
+        print(redact(visible(head + full_report(race.runs))))
     # Inside the caller's BrokenPipeError handler, not at exit where it would be "ignored".
     sys.stdout.flush()
     if save:
@@ -63,6 +71,11 @@ def run_headless(
 
         save_race(race, config, interrupted=bool(interrupted))
     return exit_status(race.runs, interrupted, some_unusable=bool(unusable))
+
+
+def turn_line(turn: int, parent_id: int | None) -> str:
+    """Which turn of a conversation a race is, for its report."""
+    return f"turn {turn}" + ("" if parent_id is None else f" (follows race {parent_id})")
 
 
 def exit_status(runs: Sequence[Run[Any]], interrupted: int, *, some_unusable: bool = False) -> int:

@@ -277,6 +277,10 @@ def text_report(race: StoredRace) -> str:
 
         body = full_report(race.runs)
     head = f"race {race.id} · {_when(race.created or '')} · mode {race.mode}"
+    if race.turn_number > 1:
+        from tui.commands.run import turn_line
+
+        head += f" · {turn_line(race.turn_number, race.parent_id)}"
     if race.interrupted:
         head += " · interrupted"
     return visible(f"{head}\nprompt: {_excerpt(race.prompt)}\n\n{body}")

@@ -378,3 +378,4 @@ async def show_stored(app: ModelRaceApp, race: StoredRace) -> None:
     app._show_run_label(
         f"stored {'pipeline' if race.kind == 'pipeline' else 'race'} {race.id}, read-only"
     )
+    await app.continue_stored(race)

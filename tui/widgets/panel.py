@@ -11,6 +11,7 @@ import asyncio
 import io
 import math
 import time
+from collections.abc import Sequence
 
 from rich.segment import Segment
 from rich.style import Style
@@ -95,6 +96,9 @@ class StreamView(LineView):
         self._final: list[Strip] | None = None
         self._source = ""  # raw text given to show_markdown, kept for re-rendering on resize
         self.fed = 0  # chunks fed so far (set by the panel)
+        # A conversation's earlier turns, above the answer: (logical line, style), then wrapped.
+        self._earlier_lines: list[tuple[str, Style]] = []
+        self._earlier: list[tuple[str, Style]] = []
         self.painted: list[tuple[float, int]] = []  # (when, chunks on screen), for benchmarks
         self.record_paints = False
 
@@ -104,6 +108,22 @@ class StreamView(LineView):
         self.fed = 0
         self._anchor = None
         self.refresh()
+
+    def set_earlier(self, lines: Sequence[tuple[str, Style]]) -> None:
+        """Rows above the answer (earlier turns), kept until set again; text, never markup."""
+        self._earlier_lines = [
+            (line, style) for text, style in lines for line in visible(redact(text)).split("\n")
+        ]
+        self._wrap_earlier()
+        self.refresh()
+
+    def _wrap_earlier(self) -> None:
+        width = self._width
+        self._earlier = (
+            [(row, style) for line, style in self._earlier_lines for row in wrap(line, width)]
+            if width
+            else []
+        )
 
     @property
     def text(self) -> str:
@@ -115,11 +135,18 @@ class StreamView(LineView):
         return self._final is not None
 
     def row_count(self) -> int:
+        return len(self._earlier) + self._answer_rows()
+
+    def _answer_rows(self) -> int:
         if self._final is not None:
             return len(self._final)
         return len(self._rows) + len(self._tail_rows)
 
     def row_strip(self, index: int, width: int, style: Style) -> Strip:
+        if index < len(self._earlier):
+            text, own = self._earlier[index]
+            return Strip([Segment(text, style + own)])
+        index -= len(self._earlier)
         if self._final is not None:
             return self._final[index].apply_style(style)
         rows = self._rows
@@ -136,7 +163,7 @@ class StreamView(LineView):
         if not text:
             return
         old_count = self.row_count()
-        first_changed = len(self._rows)
+        first_changed = len(self._earlier) + len(self._rows)
         *done, tail = visible(redact(self._tail + text)).split("\n")
         if self._width:
             for line in done:
@@ -158,14 +185,15 @@ class StreamView(LineView):
         if width == self._width and text == self._source:
             # Keep the reader's place; one who was following the tail is shown the start.
             first = self._final is None
+            above = len(self._earlier)
             count, top = self.row_count(), self.top_row()
             top_text = self.row_strip(top, width, Style()).text if top < count else ""
             self._final = strips
             if first and self.following:
-                self.show_row(0)
-            elif not self.following:
-                guess = round(top * len(strips) / max(1, count))
-                self.show_row(_find_row(strips, top_text, guess))
+                self.show_row(above)
+            elif not self.following and top >= above:
+                guess = round((top - above) * len(strips) / max(1, count - above))
+                self.show_row(above + _find_row(strips, top_text, guess))
             self.refresh()
 
     def on_resize(self) -> None:
@@ -175,6 +203,7 @@ class StreamView(LineView):
         self._width = width
         self._rows = [row for line in self._lines for row in wrap(line, width)]
         self._tail_rows = wrap(self._tail, width) if self._tail else []
+        self._wrap_earlier()
         if self._source:
             self._render_markdown(self._source, width)
         self.refresh()
@@ -198,6 +227,23 @@ class AnswerPanel(Vertical):
         self._finished = False
         self.run_label = ""
         self.position = ""  # "3/15" when the panels are paged
+        self.turn = 1  # the conversation turn shown
+
+    def show_turn(self, turn: int, earlier: Sequence[tuple[str, Style]] = ()) -> None:
+        """The conversation turn on show (in the title past the first) and, above the
+        answer, the rows of its earlier turns (`conversation_rows`)."""
+        self.turn = turn
+        self._retitle()
+        self.view.set_earlier(earlier)
+
+    def _retitle(self) -> None:
+        """Arena letter (alone while hidden), the model, and the turn past the first."""
+        parts = [self.letter] if self.letter else []
+        if not self.hidden:
+            parts.append(self.spec)
+        if self.turn > 1:
+            parts.append(f"turn {self.turn}")
+        self.border_title = Text(visible(" · ".join(parts)))
 
     def show_subtitle(self) -> None:
         parts = [part for part in (self.run_label, self.position) if part]
@@ -210,13 +256,12 @@ class AnswerPanel(Vertical):
     def label(self, letter: str = "", *, hidden: bool = False) -> None:
         """Title the panel by its arena letter: the letter alone while `hidden` (the status
         line then says only the state: speed and error text could name the model)."""
-        title = letter if hidden else f"{letter} · {self.spec}" if letter else self.spec
-        self.border_title = Text(visible(title))
         self.letter = letter
-        if hidden != self.hidden:
-            self.hidden = hidden
-            if self.result is not None:
-                self.bind(self.result, self.run_label)
+        changed = hidden != self.hidden
+        self.hidden = hidden
+        self._retitle()
+        if changed and self.result is not None:
+            self.bind(self.result, self.run_label)
 
     def bind(self, result: Result | None, run_label: str = "") -> None:
         """Show another result (a new run, or the next side of a `both` race)."""
@@ -270,6 +315,34 @@ class AnswerPanel(Vertical):
             self.status.set_fields([Field(head, 0)])
         else:
             self.status.set_fields(status_fields(result, now))
+
+
+EARLIER = Style(dim=True)
+EARLIER_HEAD = Style(dim=True, bold=True)
+CURRENT_HEAD = Style(bold=True)
+
+
+def conversation_rows(
+    earlier: Sequence[tuple[int, str, str | None]], turn: int, prompt: str, note: str = ""
+) -> list[tuple[str, Style]]:
+    """A panel's earlier turns, dimmed, then the heading of the one on show.
+
+    `earlier` is (turn, prompt, this model's answer: "" when it gave none, None when it was
+    not in that turn). Nothing when this is a first turn with nothing to say.
+    """
+    rows: list[tuple[str, Style]] = []
+    for number, asked, answer in earlier:
+        if answer is None:
+            continue
+        rows.append((f"▸ turn {number} · you: {asked}", EARLIER_HEAD))
+        rows.append((answer.strip() or "(no answer: not sent again)", EARLIER))
+        rows.append(("", EARLIER))
+    if note:
+        rows.append((note, EARLIER))
+    if rows or turn > 1:
+        rows.append((f"▸ turn {turn} · you: {prompt}", CURRENT_HEAD))
+        rows.append(("", CURRENT_HEAD))
+    return rows
 
 
 def _plain_line(text: str) -> str:

@@ -60,6 +60,7 @@ UPPER, LOWER, BOTH = "▀", "▄", "▀"
 class Entry:
     number: int
     run: Run
+    turn: int = 0  # its conversation turn; 0: not part of one
 
 
 def _nice_span(seconds: float) -> float:
@@ -119,10 +120,10 @@ class Timeline(LineView):
         self._dirty = True
         self.compact = False
 
-    def add_runs(self, runs: Sequence[Run]) -> None:
+    def add_runs(self, runs: Sequence[Run], turn: int = 0) -> None:
         for run in runs:
             self._count += 1
-            self.entries.append(Entry(self._count, run))
+            self.entries.append(Entry(self._count, run, turn))
         del self.entries[:-KEEP_RUNS]
         self._dirty = True
 
@@ -352,6 +353,8 @@ class Timeline(LineView):
         run = entry.run
         pipeline = run.label
         title = f" #{entry.number} {run.mode}" + (f" pipeline {pipeline}" if pipeline else "")
+        if entry.turn and any(e.turn > 1 for e in self.entries):
+            title += f" · turn {entry.turn}"
         if run.pool_size:
             title += f" (pool {run.pool_size})"
         stall = _stall_words(run) if run.mode == "blocking" and run.over else ""
