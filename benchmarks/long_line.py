@@ -1,0 +1,122 @@
+"""What one poll of a panel costs while it streams an answer that is one long line.
+
+A model that never writes a newline (a 50,000-token paragraph) is the worst case for a
+plain-text view that wraps as it goes: if the panel re-wrapped the whole line on each poll,
+every poll would cost more than the last. One panel of the real dashboard (headless 200x60)
+is fed a single-line answer straight into its Result; at each size the answer has already
+reached, it takes a batch of polls of seven tokens each (100 tok/s seen at the dashboard's
+15 Hz) and reports the mean time of one poll (taking the new text, wrapping it, updating the
+status line) and of painting the panel's changed rows, plus the characters wrapped per poll.
+
+    .venv/bin/python benchmarks/long_line.py [--sizes 1000,5000,10000,20000,50000] [--polls 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SIZE = (200, 60)
+PER_POLL = 7
+WORDS = [
+    "the",
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "a",
+    "lazy",
+    "dog",
+    "while",
+    "streams",
+    "keep",
+    "arriving",
+]
+
+
+def token(k: int) -> str:
+    return " " + WORDS[k % len(WORDS)]
+
+
+async def measure(sizes: list[int], polls: int) -> list[dict[str, float]]:
+    from textual.geometry import Region
+
+    from providers.events import Started, TextDelta
+    from providers.record import Result, Run
+    from tui.app import ModelRaceApp
+    from tui.history import PromptHistory
+
+    spec = "sim:fast"
+    app = ModelRaceApp([spec], history=PromptHistory(None))
+    rows: list[dict[str, float]] = []
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.3)
+        result = Result(spec)
+        run = Run(mode="async", results=[result], concurrent=True, t0=time.perf_counter())
+        result.apply(Started(time.perf_counter()))
+        app.attach_runs([run])
+        await pilot.pause(0.2)
+        panel = app.panels[0]
+        view = panel.view
+        counter = getattr(view, "wrapped_chars", None)
+        k = 0
+        for size in sizes:
+            while k < size:
+                result.apply(TextDelta(time.perf_counter(), token(k)))
+                k += 1
+            panel.poll(time.perf_counter())
+            await pilot.pause(0.05)
+            poll_s = paint_s = 0.0
+            wrapped0 = counter if counter is None else view.wrapped_chars
+            region = Region(0, 0, view.size.width, view.size.height)
+            for _ in range(polls):
+                for _ in range(PER_POLL):
+                    result.apply(TextDelta(time.perf_counter(), token(k)))
+                    k += 1
+                t0 = time.perf_counter()
+                panel.poll(t0)
+                t1 = time.perf_counter()
+                view.render_lines(region)
+                paint_s += time.perf_counter() - t1
+                poll_s += t1 - t0
+            wrapped = float("nan") if wrapped0 is None else (view.wrapped_chars - wrapped0) / polls
+            rows.append(
+                {
+                    "tokens": size,
+                    "chars": len(view.text),
+                    "poll_ms": poll_s / polls * 1000,
+                    "paint_ms": paint_s / polls * 1000,
+                    "wrapped_per_poll": wrapped,
+                }
+            )
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1000,5000,10000,20000,50000")
+    parser.add_argument("--polls", type=int, default=60)
+    args = parser.parse_args()
+    sizes = sorted(int(s) for s in args.sizes.split(",") if s.strip())
+    rows = asyncio.run(measure(sizes, args.polls))
+    print(f"one panel, headless {SIZE[0]}x{SIZE[1]}, {PER_POLL} tokens per poll, one line")
+    print()
+    print("| tokens on the line | chars | poll (ms) | paint (ms) | chars wrapped per poll |")
+    print("|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['tokens']:,} | {r['chars']:,} | {r['poll_ms']:.3f} | {r['paint_ms']:.3f} "
+            f"| {r['wrapped_per_poll']:.0f} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
