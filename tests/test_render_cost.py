@@ -1,0 +1,171 @@
+"""Drawing costs what changed, not what is there: a panel streaming one very long line wraps
+only the new text each poll, and the timeline rebuilds only rows that changed and are seen.
+
+Work is counted (characters wrapped, rows built), never timed; `benchmarks/long_line.py` and
+`benchmarks/timeline.py` hold the times. The screen is checked too: counting less must not
+show anything different.
+"""
+
+from __future__ import annotations
+
+import gc
+import random
+import re
+from collections.abc import Iterator
+
+import pytest
+from rich.cells import cell_len
+from screen import screen_lines
+
+from providers.events import Started, TextDelta
+from providers.record import Result, Run
+from tui.app import ModelRaceApp
+from tui.history import PromptHistory
+from tui.text import LineWrap, wrap
+from tui.widgets.panel import AnswerPanel
+
+WORDS = ["the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "again,"]
+SPEC = "sim:fast"
+
+
+@pytest.fixture(autouse=True)
+def _restore_gc() -> Iterator[None]:
+    thresholds = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*thresholds)
+
+
+def reference_wrap(line: str, width: int) -> list[str]:
+    """The greedy word wrap the panels have always drawn, written out whole and naively."""
+    rows: list[str] = []
+    current, used = "", 0
+    for word in re.findall(r"\S+\s*|\s+", line):
+        w = cell_len(word)
+        if used + w <= width:
+            current, used = current + word, used + w
+            continue
+        bare = word.rstrip()
+        if current and used + cell_len(bare) <= width:
+            rows.append(current + bare)
+            current, used = "", 0
+            continue
+        if current:
+            rows.append(current.rstrip())
+        pieces, piece, piece_w = [], "", 0
+        for char in bare:
+            if piece_w + cell_len(char) > width and piece:
+                pieces.append(piece)
+                piece, piece_w = "", 0
+            piece, piece_w = piece + char, piece_w + cell_len(char)
+        pieces = [*pieces, piece] if piece else pieces or [""]
+        rows.extend(pieces[:-1])
+        current, used = pieces[-1], cell_len(pieces[-1])
+        if bare != word and used < width:
+            current, used = current + " ", used + 1
+    if current or not rows:
+        rows.append(current)
+    return rows
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_wrapping_a_line_piece_by_piece_gives_the_rows_of_wrapping_it_whole(seed: int) -> None:
+    rng = random.Random(seed)
+    pieces = ["a", "xyz", " ", "  ", "界", "é", "longwordlongword", "\u3000", "—", "x" * 30]
+    for _ in range(1500):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 60)))
+        width = rng.randint(1, 24)
+        assert wrap(text, width) == reference_wrap(text, width), (text, width)
+        lines = LineWrap(width)
+        done = 0
+        for cut in sorted(rng.randint(0, len(text)) for _ in range(rng.randint(1, 8))):
+            shown = rng.randint(cut, len(text))  # text that may still change, shown meanwhile
+            lines.extend(text[done:cut], text[cut:shown])
+            done = cut
+            assert lines.rows() == reference_wrap(text[:shown], width), (text[:shown], width)
+        lines.extend(text[done:])
+        assert lines.rows() == reference_wrap(text, width), (text, width)
+
+
+def tokens(start: int, count: int) -> list[str]:
+    return [" " + WORDS[k % len(WORDS)] + str(k % 7) for k in range(start, start + count)]
+
+
+async def one_panel(pilot, app: ModelRaceApp) -> tuple[Result, AnswerPanel]:  # type: ignore[no-untyped-def]
+    await pilot.pause(0.2)
+    result = Result(SPEC)
+    result.apply(Started(0.0))
+    app.attach_runs([Run(mode="async", results=[result], concurrent=True, t0=0.0)])
+    await pilot.pause(0.1)
+    return result, app.panels[0]
+
+
+def panel_rows(app: ModelRaceApp, panel: AnswerPanel) -> list[str]:
+    region = panel.view.region
+    lines = screen_lines(app)
+    return [lines[y][region.x : region.right].rstrip() for y in range(region.y, region.bottom)]
+
+
+async def test_a_poll_wraps_as_little_at_the_end_of_a_long_line_as_at_its_start() -> None:
+    app = ModelRaceApp([SPEC], history=PromptHistory(None))
+    async with app.run_test(size=(100, 30)) as pilot:
+        result, panel = await one_panel(pilot, app)
+        view = panel.view
+        fed = 0
+
+        def poll_with(count: int) -> int:
+            """Stream `count` tokens and poll once (no await: the app's own timer waits)."""
+            nonlocal fed
+            before = view.wrapped_chars
+            for piece in tokens(fed, count):
+                result.apply(TextDelta(1.0, piece))
+            fed += count
+            panel.poll(2.0)
+            return view.wrapped_chars - before
+
+        poll_with(1000)
+        early = [poll_with(7) for _ in range(30)]
+        poll_with(20_000)
+        late = [poll_with(7) for _ in range(30)]
+        assert "\n" not in view.text and len(view.text) > 100_000
+        # Re-wrapping the whole line would wrap ~6,000 characters a poll at first, ~110,000 late.
+        assert max(late) <= 2 * sum(early) / len(early), (early, late)
+        assert max(late) < 400
+
+        await pilot.pause(0.3)
+        want = [row.rstrip() for row in wrap(view.text, view.size.width)]
+        seen = [row for row in panel_rows(app, panel) if row]
+        # Following the answer, the view shows its last rows (blank ones below them).
+        assert len(seen) > 5 and seen == want[-len(seen) :]
+
+
+async def test_a_key_arriving_in_pieces_inside_a_long_line_never_reaches_the_screen(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    secret = "Zq" + "".join(random.Random(7).choices("abcdefghijkmnopqrstuvwxyzABCDEF", k=150))
+    monkeypatch.setenv("MODELRACE_TEST_SERVICE_TOKEN", secret)
+    bearer = "Bearer " + "tok" * 10
+    before, after = "".join(tokens(0, 3000)), "".join(tokens(3000, 50))
+    text = before + " key " + secret + " and " + bearer + " then" + after
+    app = ModelRaceApp([SPEC], history=PromptHistory(None))
+    async with app.run_test(size=(100, 30)) as pilot:
+        result, panel = await one_panel(pilot, app)
+        at = 0
+        # Small pieces from just before the key; the bearer token cut in two after "Bearer to".
+        cut = text.index("Bearer") + 9
+        for size in [len(before) - 40, *([3] * 70)]:
+            result.apply(TextDelta(1.0, text[at : at + size]))
+            at += size
+            panel.poll(2.0)
+        for size in [cut - at, 40, *([2] * 40)]:
+            result.apply(TextDelta(1.0, text[at : at + size]))
+            at += size
+            panel.poll(2.0)
+        result.apply(TextDelta(1.0, text[at:]))
+        panel.poll(2.0)
+        shown = panel.view.text
+        assert shown == before + " key *** and *** then" + after
+        await pilot.pause(0.3)
+        on_screen = "".join("".join(panel_rows(app, panel)).split())
+        assert "***and***then" in on_screen
+        assert secret[:12] not in on_screen and "tok" * 4 not in on_screen
