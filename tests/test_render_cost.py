@@ -12,17 +12,20 @@ import gc
 import random
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from rich.cells import cell_len
 from screen import screen_lines
+from textual.app import App, ComposeResult
 
 from providers.events import Started, TextDelta
-from providers.record import Result, Run
+from providers.record import Result, Run, State
 from tui.app import ModelRaceApp
 from tui.history import PromptHistory
 from tui.text import LineWrap, wrap
 from tui.widgets.panel import AnswerPanel
+from tui.widgets.timeline import Timeline
 
 WORDS = ["the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "again,"]
 SPEC = "sim:fast"
@@ -169,3 +172,95 @@ async def test_a_key_arriving_in_pieces_inside_a_long_line_never_reaches_the_scr
         on_screen = "".join("".join(panel_rows(app, panel)).split())
         assert "***and***then" in on_screen
         assert secret[:12] not in on_screen and "tok" * 4 not in on_screen
+
+
+class TimelineOnly(App[None]):
+    """The dashboard's timeline alone: nothing redraws it but the test's own polls."""
+
+    CSS_PATH = Path(__file__).resolve().parent.parent / "tui" / "app.tcss"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.timeline = Timeline(id="timeline")
+
+    def compose(self) -> ComposeResult:
+        yield self.timeline
+
+
+def finished(source: str, start: float, end: float) -> Result:
+    return Result(source, state=State.DONE, start=start, first_token=start + 0.1, end=end)
+
+
+def race(models: int, streaming: int) -> list[Run]:
+    """A finished sync run from 0 s and an async run from 100 s whose first `streaming`
+    models are still streaming."""
+    names = [f"sim:model-{m:02d}" for m in range(models)]
+    sync = [finished(name, m * 1.0, m * 1.0 + 0.9) for m, name in enumerate(names)]
+    async_ = [finished(name, 100.0, 100.5 + 0.05 * m) for m, name in enumerate(names)]
+    for r in async_[:streaming]:
+        r.state, r.end = State.STREAMING, None
+    return [
+        Run("sync", sync, False, t0=0.0, t_end=models * 1.0),
+        Run("async", async_, True, t0=100.0),
+    ]
+
+
+def row_of(lines: list[str], name: str, after: str = "#2 async") -> str:
+    """The screen row of model `name`'s bar below the header `after`."""
+    start = next(i for i, line in enumerate(lines) if after in line)
+    return next(line for line in lines[start:] if name in line)
+
+
+async def test_the_timeline_redraws_only_the_rows_that_changed() -> None:
+    app = TimelineOnly()
+    async with app.run_test(size=(120, 50)) as pilot:
+        timeline = app.timeline
+        timeline.add_runs(race(6, streaming=1))
+        timeline.poll(101.0)
+        await pilot.pause(0.1)  # sized to its rows (a resize redraws on the real clock)
+        timeline.poll(101.0)
+        await pilot.pause(0.1)
+        before, built = screen_lines(app), timeline.rows_built
+        assert not timeline.compact and timeline.row_count() == 2 * 7 + 1
+
+        timeline.poll(101.2)  # the streaming model's bar and its run's clock move on
+        await pilot.pause(0.1)
+        after = screen_lines(app)
+        assert timeline.rows_built - built == 2, "the live bar and its run's header"
+        assert row_of(before, "model-00") != row_of(after, "model-00")
+        assert "running 1.2 s" in "\n".join(after)
+        changed = [a for a, b in zip(before, after, strict=True) if a != b]
+        assert len(changed) == 2, changed
+
+        built = timeline.rows_built
+        timeline.refresh()  # painted again whole (as when a dialog over it closes): no changes
+        await pilot.pause(0.1)
+        assert timeline.rows_built == built and screen_lines(app) == after
+
+        built = timeline.rows_built
+        timeline.poll(131.0)  # the run outgrows the axis: every bar is drawn on the new one
+        await pilot.pause(0.1)
+        lines = screen_lines(app)
+        assert timeline.rows_built - built >= 12
+        axis, old_axis = (next(line for line in x if " time " in line) for x in (lines, before))
+        assert "40s" in axis and "40s" not in old_axis, (axis, old_axis)
+        assert row_of(lines, "model-05") != row_of(after, "model-05")
+        assert row_of(lines, "model-05", "#1 sync") != row_of(after, "model-05", "#1 sync")
+
+
+async def test_the_timeline_draws_no_row_that_is_off_screen() -> None:
+    app = TimelineOnly()
+    async with app.run_test(size=(120, 40)) as pilot:
+        timeline = app.timeline
+        timeline.add_runs(race(60, streaming=60))
+        timeline.poll(101.0)
+        await pilot.pause(0.1)
+        built = timeline.rows_built
+        timeline.poll(101.1)  # every model's bar moves on
+        await pilot.pause(0.1)
+        lines = screen_lines(app)
+        shown = timeline.size.height - 1  # below the axis
+        assert timeline.compact and timeline.row_count() == 62 > 2 * shown
+        assert any("model-00" in line for line in lines)
+        assert not any("model-59" in line for line in lines), "the last models are below"
+        assert 0 < timeline.rows_built - built <= shown
