@@ -90,6 +90,22 @@ def test_wrapping_a_line_piece_by_piece_gives_the_rows_of_wrapping_it_whole(seed
         assert lines.rows() == reference_wrap(text, width), (text, width)
 
 
+@pytest.mark.parametrize("piece", ["xxxxxxx", "       ", "ab     ", "界界界a"])
+def test_each_piece_of_a_line_of_any_shape_is_wrapped_with_at_most_a_row_before_it(
+    piece: str,
+) -> None:
+    """No spaces at all (a word cut into rows), only spaces, wide characters: what a piece
+    costs does not grow with the line."""
+    lines = LineWrap(50)
+    costs = []
+    for _ in range(3000):
+        before = lines.wrapped
+        lines.extend(piece)
+        costs.append(lines.wrapped - before)
+    assert max(costs) <= 2 * (50 + 2 * len(piece)), max(costs)
+    assert lines.rows() == reference_wrap(piece * 3000, 50)
+
+
 def tokens(start: int, count: int) -> list[str]:
     return [" " + WORDS[k % len(WORDS)] + str(k % 7) for k in range(start, start + count)]
 
