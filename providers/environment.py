@@ -118,13 +118,38 @@ def secrets_read_once() -> Iterator[None]:
         _read_once.reset(token)
 
 
-def redact(text: str) -> str:
-    """Replace every known key value, and anything shaped like a key, with `***`."""
-    known = _read_once.get()
+def redact(text: str, secrets: list[str] | None = None) -> str:
+    """Replace every known key value, and anything shaped like a key, with `***`.
+
+    `secrets` (from `secret_values()`) spares a caller that redacts many small pieces, such
+    as a panel each poll, a walk through the environment per call.
+    """
+    known = _read_once.get() if secrets is None else secrets
     for value in secret_values() if known is None else known:
         if value in text:
             text = text.replace(value, "***")
     return _KEY_SHAPES.sub("***", text)
+
+
+_KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+# A key shape's start ("AIza" and 19 more) is this short until it is long enough to match.
+_SHAPE_REACH = 32
+
+
+def redaction_settled(text: str, secrets: list[str]) -> int:
+    """How many leading characters of redacted `text` no text appended to it can draw into a
+    redaction: a panel redacts only the rest again as more of a line arrives."""
+    end = len(text)
+    settled = end - max(_SHAPE_REACH, max(map(len, secrets), default=0))
+    j = end
+    while j > 0 and end - j < 11 and text[j - 1] in _KEY_CHARS:
+        j -= 1
+    k = j
+    while k > 0 and text[k - 1].isspace():
+        k -= 1
+    if k < j and text[k - 6 : k].lower() == "bearer":  # `Bearer ` + the start of a token
+        settled = min(settled, k - 6)
+    return max(0, settled)
 
 
 def one_line(text: str, limit: int = 300) -> str:

@@ -83,6 +83,8 @@ class Result:
     failed_attempts: list[Attempt] = field(default_factory=list)
     attempt_start: float | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    # (chunks, characters) counted so far: the status line asks for the length every poll.
+    _counted: tuple[int, int] = field(default=(0, 0), repr=False, compare=False)
 
     # --- transitions: the only writers of a result's state --------------------------------
 
@@ -200,7 +202,19 @@ class Result:
         if not self.chunks:
             return None if self.state is State.FAILED else 0
         # Each streamed chunk carries at least one token; long chunks carry about 4 chars each.
-        return max(len(self.chunks), round(len(self.text) / CHARS_PER_TOKEN))
+        return max(len(self.chunks), round(self.text_length / CHARS_PER_TOKEN))
+
+    @property
+    def text_length(self) -> int:
+        """`len(self.text)`, counting only the chunks that arrived since it was last asked."""
+        chunks = self.chunks
+        seen, chars = self._counted
+        if len(chunks) < seen:
+            seen, chars = 0, 0
+        if len(chunks) > seen:
+            chars += sum(map(len, chunks[seen:]))
+            self._counted = (len(chunks), chars)
+        return chars
 
     @property
     def tokens_estimated(self) -> bool:

@@ -1,8 +1,9 @@
 """One model's answer: plain text while it streams, Markdown once it is over, and a status line.
 
-Streaming cost is what keeps 16 panels smooth: each poll wraps only the new tail of the text
-(finished lines are wrapped once and kept), and only rows that changed are repainted. Markdown
-is rendered once, at the end, by Rich in a worker thread, and swapped in as ready-made strips.
+Streaming cost is what keeps 16 panels smooth: each poll wraps only the new text and the word
+it continues (finished lines and rows are wrapped once and kept, also inside one long line),
+and only rows that changed are repainted. Markdown is rendered once, at the end, by Rich in a
+worker thread, and swapped in as ready-made strips.
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ from textual.geometry import Region
 from textual.message import Message
 from textual.strip import Strip
 
-from providers.environment import redact
+from providers.environment import redact, redaction_settled, secret_values
 from providers.pricing import format_usd
 from providers.record import Result, State
-from tui.text import visible, wrap
+from tui.text import LineWrap, visible, wrap
 from tui.widgets.fields import Field, FieldLine, field
 from tui.widgets.lineview import LineView
 
@@ -90,9 +91,12 @@ class StreamView(LineView):
         super().__init__(id=id, classes=classes)
         self._width = 0
         self._lines: list[str] = []  # finished logical lines (control bytes made visible)
-        self._tail = ""  # the logical line still growing
         self._rows: list[str] = []  # wrapped rows of finished lines
-        self._tail_rows: list[str] = []
+        self._head: list[str] = []  # the growing line, up to what redaction can still change
+        self._live = ""  # the rest of it: a key still arriving may turn it into ***
+        self._tail: LineWrap | None = None  # the growing line's rows (None until sized)
+        self._secrets: list[str] | None = None  # read once per answer, not once per poll
+        self._wrapped = 0
         self._final: list[Strip] | None = None
         self._source = ""  # raw text given to show_markdown, kept for re-rendering on resize
         self.fed = 0  # chunks fed so far (set by the panel)
@@ -103,7 +107,9 @@ class StreamView(LineView):
         self.record_paints = False
 
     def clear(self) -> None:
-        self._lines, self._tail, self._rows, self._tail_rows = [], "", [], []
+        self._lines, self._rows, self._head, self._live = [], [], [], ""
+        self._new_tail()
+        self._secrets = None
         self._final, self._source = None, ""
         self.fed = 0
         self._anchor = None
@@ -128,7 +134,12 @@ class StreamView(LineView):
     @property
     def text(self) -> str:
         """What the plain view holds (for tests)."""
-        return "\n".join([*self._lines, self._tail])
+        return "\n".join([*self._lines, "".join(self._head) + self._live])
+
+    @property
+    def wrapped_chars(self) -> int:
+        """Characters wrapped so far: the work streaming costs, whatever the answer's shape."""
+        return self._wrapped + (self._tail.wrapped if self._tail else 0)
 
     @property
     def rendered_markdown(self) -> bool:
@@ -140,7 +151,13 @@ class StreamView(LineView):
     def _answer_rows(self) -> int:
         if self._final is not None:
             return len(self._final)
-        return len(self._rows) + len(self._tail_rows)
+        return len(self._rows) + self._tail_count()
+
+    def _tail_count(self) -> int:
+        """Rows of the growing line: none while it is empty, as after a newline."""
+        if self._tail is None or not (self._live or self._head):
+            return 0
+        return len(self._tail)
 
     def row_strip(self, index: int, width: int, style: Style) -> Strip:
         if index < len(self._earlier):
@@ -150,8 +167,11 @@ class StreamView(LineView):
         if self._final is not None:
             return self._final[index].apply_style(style)
         rows = self._rows
-        text = rows[index] if index < len(rows) else self._tail_rows[index - len(rows)]
+        text = rows[index] if index < len(rows) else self._tail_row(index - len(rows))
         return Strip([Segment(text, style)])
+
+    def _tail_row(self, index: int) -> str:
+        return self._tail.row(index) if self._tail else ""
 
     def render_lines(self, crop: Region) -> list[Strip]:
         if self.record_paints:
@@ -159,20 +179,46 @@ class StreamView(LineView):
         return super().render_lines(crop)
 
     def feed(self, text: str) -> None:
-        """Append streamed text: wrap new finished lines once, re-wrap only the tail."""
+        """Append streamed text: each finished line is wrapped once, and of the growing line
+        only the new text and the word it continues (so a poll costs the same at 50,000
+        tokens on one line as at 50)."""
         if not text:
             return
+        if self._secrets is None:
+            self._secrets = secret_values()
         old_count = self.row_count()
-        first_changed = len(self._earlier) + len(self._rows)
-        *done, tail = visible(redact(self._tail + text)).split("\n")
-        if self._width:
-            for line in done:
-                self._rows.extend(wrap(line, self._width))
-        self._lines.extend(done)
-        self._tail = tail
-        self._tail_rows = wrap(tail, self._width) if self._width and tail else []
+        tail = self._tail
+        first_changed = len(self._earlier) + len(self._rows) + (tail.settled if tail else 0)
+        *done, live = visible(redact(self._live + text, self._secrets)).split("\n")
+        if done:
+            self._finish_line(done[0])
+            for line in done[1:]:
+                self._lines.append(line)
+                if self._width:
+                    self._rows.extend(wrap(line, self._width))
+                    self._wrapped += len(line)
+        settled = redaction_settled(live, self._secrets)
+        self._live = live[settled:]
+        if settled:
+            self._head.append(live[:settled])
+        if self._tail is not None:
+            self._tail.extend(live[:settled], self._live)
         if self._final is None and self._width:
             self.rows_changed(first_changed, old_count)
+
+    def _finish_line(self, end: str) -> None:
+        self._lines.append("".join(self._head) + end)
+        self._head, self._live = [], ""
+        tail = self._tail
+        if tail is not None:
+            tail.extend(end)
+            self._rows.extend(tail.rows())
+        self._new_tail()
+
+    def _new_tail(self) -> None:
+        if self._tail is not None:
+            self._wrapped += self._tail.wrapped
+        self._tail = LineWrap(self._width) if self._width else None
 
     def show_markdown(self, text: str) -> None:
         self._source = text = redact(text)
@@ -202,7 +248,10 @@ class StreamView(LineView):
             return
         self._width = width
         self._rows = [row for line in self._lines for row in wrap(line, width)]
-        self._tail_rows = wrap(self._tail, width) if self._tail else []
+        self._wrapped += sum(map(len, self._lines))
+        self._new_tail()
+        if self._tail is not None:
+            self._tail.extend("".join(self._head), self._live)
         self._wrap_earlier()
         if self._source:
             self._render_markdown(self._source, width)

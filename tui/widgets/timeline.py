@@ -7,6 +7,11 @@ newest runs stay in view at the bottom.
 When the full drawing does not fit (80×24 and smaller), the timeline is compact: only the
 newest sync/async pair, one row per model, the sync bar in the upper half of each cell and the
 async bar in the lower half, so the staircase and the stack are both in view.
+
+Each redraw describes every row by what it depends on (a result's state and times, the axis,
+the width, and the clock only while its bar still grows) and draws a row only when it is on
+screen and that description changed: with 64 models × 4 runs most rows are finished or
+scrolled away, and a tick redraws only the live bars in view.
 """
 
 from __future__ import annotations
@@ -14,13 +19,17 @@ from __future__ import annotations
 import io
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache, partial
+from itertools import groupby
+from operator import itemgetter
 
 from rich.console import Console
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -61,6 +70,37 @@ class Entry:
     number: int
     run: Run
     turn: int = 0  # its conversation turn; 0: not part of one
+
+
+# A row as a redraw describes it: what it depends on, and how to draw it when it must be.
+RowSpec = tuple[Hashable, Callable[[], Strip]]
+
+
+def _result_key(run: Run, r: Result, now: float) -> tuple[object, ...]:
+    """Everything a result's bar and time are drawn from; the clock only while the bar grows."""
+    grows = (
+        run.t0 is not None
+        and r.end is None
+        and (r.start is not None or (run.mode == "blocking" and not r.state.over))
+    )
+    return (
+        run,
+        r,
+        run.t0,
+        r.state,
+        r.start,
+        r.first_token,
+        r.end,
+        r.attempt_start,
+        len(r.failed_attempts),
+        r.error_kind,
+        now if grows else None,
+    )
+
+
+def _lag_key(run: Run) -> tuple[float, int] | None:
+    lag = run.loop_lag
+    return None if lag is None else (lag.stalled_s, len(lag.stalls))
 
 
 def _nice_span(seconds: float) -> float:
@@ -114,11 +154,14 @@ class Timeline(LineView):
         super().__init__(id=id, classes=classes)
         self.entries: list[Entry] = []
         self._count = 0
-        self._rows: list[Strip] = []
+        self._specs: list[RowSpec] = []
+        self._drawn: dict[Hashable, Strip] = {}  # rows drawn for the current specs, by key
         self._axis = Strip([])
+        self._axis_key: Hashable = None
         self.row_keys: list[tuple[int, str] | None] = []  # (run number, model) per row
         self._dirty = True
         self.compact = False
+        self.rows_built = 0  # rows drawn so far: a row is drawn again only when it changed
 
     def add_runs(self, runs: Sequence[Run], turn: int = 0) -> None:
         for run in runs:
@@ -141,9 +184,24 @@ class Timeline(LineView):
         if not (live or self._dirty) or not self.size.width:
             return False
         self._dirty = live
+        old_keys, old_top, old_axis = [key for key, _ in self._specs], self.top_row(), self._axis
         self._build(time.perf_counter() if now is None else now)
-        self.refresh()
+        self._repaint(old_keys, old_top, old_axis)
         return True
+
+    def _repaint(self, old_keys: list[Hashable], old_top: int, old_axis: Strip) -> None:
+        """Mark dirty only the rows on screen whose description changed."""
+        top, width, height = self.top_row(), self.size.width, self.size.height
+        if top != old_top or len(old_keys) != len(self._specs) or self._axis is not old_axis:
+            self.refresh()
+            return
+        regions = [
+            Region(0, y, width, 1)
+            for y in range(1, height)
+            if top + y - 1 < len(old_keys) and old_keys[top + y - 1] != self._specs[top + y - 1][0]
+        ]
+        if regions:
+            self.refresh(*regions)
 
     def budget(self) -> int:
         """Rows the timeline may take: a share of the body, which does not depend on it."""
@@ -191,13 +249,21 @@ class Timeline(LineView):
     # --- drawing ----------------------------------------------------------------------------
 
     def row_count(self) -> int:
-        return len(self._rows)
+        return len(self._specs)
 
     def row_strip(self, index: int, width: int, style: Style) -> Strip:
-        return self._rows[index].apply_style(style)
+        return self._row(index).apply_style(style)
+
+    def _row(self, index: int) -> Strip:
+        key, draw = self._specs[index]
+        strip = self._drawn.get(key)
+        if strip is None:
+            strip = self._drawn[key] = draw()
+            self.rows_built += 1
+        return strip
 
     def top_row(self) -> int:
-        overflow = max(0, len(self._rows) - (self.size.height - 1))
+        overflow = max(0, len(self._specs) - (self.size.height - 1))
         if self._anchor is None:
             # Full, the newest run is at the bottom; compact, there is only the newest pair,
             # and its header and first models are what to see.
@@ -209,13 +275,13 @@ class Timeline(LineView):
         if y == 0:
             return self._axis.apply_style(style).crop_extend(0, width, style)
         index = self.top_row() + y - 1
-        if index >= len(self._rows):
+        if index >= len(self._specs):
             return Strip.blank(width, style)
         return self.row_strip(index, width, style).crop_extend(0, width, style)
 
     def plain_lines(self) -> list[str]:
         """The rows as plain text (for exports)."""
-        return [self._axis.text, *(row.text for row in self._rows)]
+        return [self._axis.text, *(self._row(i).text for i in range(len(self._specs)))]
 
     def _build(self, now: float) -> None:
         width = self.size.width or 80
@@ -231,14 +297,18 @@ class Timeline(LineView):
             [self._extent(run, now) for run in pair],
             [self._extent(run, now) for run in shown if run not in pair],
         )
-        self._axis = self._axis_strip(label_w, bar_w, span)
+        axis_key = (label_w, bar_w, span)
+        if axis_key != self._axis_key:
+            self._axis, self._axis_key = self._axis_strip(label_w, bar_w, span), axis_key
         if self.compact:
             rows, keys = self._compact_rows(pair, now, label_w, bar_w, span)
         else:
             rows, keys = self._full_rows(now, label_w, bar_w, span)
-        rows.append(self._legend(width, clipped))
+        rows.append(self._legend_spec(width, clipped))
         keys.append(None)
-        self._rows, self.row_keys = rows, keys
+        drawn = self._drawn
+        self._drawn = {key: drawn[key] for key, _ in rows if key in drawn}
+        self._specs, self.row_keys = rows, keys
         # Sized here rather than by content height: a run added is a layout change, a token
         # is not, and the height is set in the same step as the rows it makes room for.
         height = min(len(rows) + 1, max(3, self.budget())) + self.styles.gutter.height
@@ -256,53 +326,98 @@ class Timeline(LineView):
 
     def _full_rows(
         self, now: float, label_w: int, bar_w: int, span: float
-    ) -> tuple[list[Strip], list[tuple[int, str] | None]]:
-        rows: list[Strip] = []
+    ) -> tuple[list[RowSpec], list[tuple[int, str] | None]]:
+        rows: list[RowSpec] = []
         keys: list[tuple[int, str] | None] = []
+        width = self.size.width or 80
         for entry in self.entries:
-            rows.append(self._header(entry, now))
+            run = entry.run
+            rows.append((self._header_key(entry, now, width), partial(self._header, entry, now)))
             keys.append(None)
             # Sequentially every step decided the wall time: mark a path only when concurrent.
-            path = entry.run.critical_path if entry.run.concurrent else []
+            path = run.critical_path if run.concurrent else []
             critical = set(path)
-            for result in entry.run.results:
+            for result in run.results:
                 on_path = result.label in critical
-                rows.append(self._bar(entry.run, result, now, label_w, bar_w, span, on_path))
+                key = ("bar", label_w, bar_w, span, on_path, _result_key(run, result, now))
+                draw = partial(self._bar, run, result, now, label_w, bar_w, span, on_path)
+                rows.append((key, draw))
                 keys.append((entry.number, result.source))
-            if _traced(entry.run):
-                rows.append(self._trace(entry.run, label_w, bar_w, span))
+            if _traced(run):
+                trace = ("trace", run, _lag_key(run), label_w, bar_w, span)
+                rows.append((trace, partial(self._trace, run, label_w, bar_w, span)))
                 keys.append(None)
         if not self.entries:
-            rows.append(Strip([Segment(" no runs yet: each run adds one bar per model", DIM)]))
+            rows.append((("empty",), _no_runs))
             keys.append(None)
         return rows, keys
+
+    def _header_key(self, entry: Entry, now: float, width: int) -> Hashable:
+        run = entry.run
+        running = None if run.over or run.t0 is None else f"{now - run.t0:.1f}"
+        # Once over, the wall, ideal and overhead come from the results' final times.
+        ends = tuple((r.start, r.end, r.state) for r in run.results) if run.over else ()
+        state = (run.t0, run.t_end, run.cancelled, _lag_key(run), running, ends)
+        return ("head", entry.number, run, width, state)
 
     def _compact_rows(
         self, pair: list[Run], now: float, label_w: int, bar_w: int, span: float
-    ) -> tuple[list[Strip], list[tuple[int, str] | None]]:
+    ) -> tuple[list[RowSpec], list[tuple[int, str] | None]]:
         entries = [e for e in self.entries if e.run in pair]
         marks = [UPPER, LOWER] if len(pair) == 2 else [""]
-        heads: list[Field] = []
+        heads: list[tuple[str, int, str, str, str]] = []
         for mark, entry in zip(marks, entries, strict=False):
             run = entry.run
             wall = _fmt_s(run.wall_s) if run.over else f"running {now - (run.t0 or now):.1f} s"
-            text = Text(f"{mark} " if mark else " ", style=BOLD)
-            text.append(f"#{entry.number} {run.mode}", style=BOLD)
-            text.append(f" {wall}" + (" cancelled" if run.cancelled else ""), style=DIM)
+            stalled = ""
             if run.mode == "blocking" and run.loop_lag is not None:
-                text.append(f" stalled {run.loop_lag.stalled_s:.1f} s", style=STALL)
-            heads.append(Field(text, 0))
-        rows = [_strip(fit(heads, self.size.width or 80, "   "))]
+                stalled = f" stalled {run.loop_lag.stalled_s:.1f} s"
+            ending = " cancelled" if run.cancelled else ""
+            heads.append((mark, entry.number, run.mode, f" {wall}{ending}", stalled))
+        width = self.size.width or 80
+        head = tuple(heads)
+        rows: list[RowSpec] = [(("pair", width, head), partial(_pair_heads, head, width))]
         keys: list[tuple[int, str] | None] = [None]
         for index, result in enumerate(pair[-1].results):
             others = [run.results[index] for run in pair]
-            rows.append(self._overlay(pair, others, now, label_w, bar_w, span))
+            key = (
+                "overlay",
+                label_w,
+                bar_w,
+                span,
+                tuple(_result_key(run, r, now) for run, r in zip(pair, others, strict=True)),
+            )
+            draw = partial(self._overlay, pair, others, now, label_w, bar_w, span)
+            rows.append((key, draw))
             keys.append((entries[-1].number, result.source))
         return rows, keys
 
-    def _legend(self, width: int, clipped: bool) -> Strip:
+    def _legend_spec(self, width: int, clipped: bool) -> RowSpec:
+        """The legend's entries depend on what the runs hold: worked out each redraw (cheap),
+        turned into a row only when they changed."""
+        runs = [e.run for e in self.entries]
+        shows = (
+            self.compact,
+            any(run.mode == "blocking" for run in runs),
+            any(r.failed_attempts for run in runs for r in run.results),
+            any(run.label for run in runs),
+            clipped,
+            speedup(self.comparable_runs()),
+        )
+        return ("legend", width, shows), partial(self._legend, width, *shows)
+
+    @staticmethod
+    def _legend(
+        width: int,
+        compact: bool,
+        blocking: bool,
+        retried: bool,
+        pipeline: bool,
+        clipped: bool,
+        ratio: float | None,
+    ) -> Strip:
         items = [
-            (" ░" if not self.compact else " █", WAITING, " waiting"),
+            (" ░" if not compact else " █", WAITING, " waiting"),
             ("█", LIVE, " streaming"),
             ("█", FINAL[State.DONE], " done"),
             ("█", FINAL[State.FAILED], " failed"),
@@ -313,19 +428,18 @@ class Timeline(LineView):
             text = Text(glyph, style=style)
             text.append(name, style=DIM)
             fields.append(Field(text, rank))
-        if any(e.run.mode == "blocking" for e in self.entries):
+        if blocking:
             text = Text("·", style=BLOCKED)
             text.append(" task waits for the loop", style=DIM)
             fields.append(Field(text, 1))
-        if any(r.failed_attempts for e in self.entries for r in e.run.results):
-            text = Text("▒" if not self.compact else "█", style=RETRIED)
+        if retried:
+            text = Text("▒" if not compact else "█", style=RETRIED)
             text.append(" retried", style=DIM)
             fields.append(Field(text, 1))
-        if any(e.run.label for e in self.entries):
+        if pipeline:
             fields.append(Field(Text("★ critical path", style=CRITICAL), 1))
         if clipped:
             fields.append(Field(Text("» longer than the axis", style=DIM), 1))
-        ratio = speedup(self.comparable_runs())
         if ratio is not None:
             fields.append(Field(Text(f"speedup sync ÷ async {ratio:.2f}×", style=BOLD), 0))
         return _strip(fit(fields, width))
@@ -450,10 +564,10 @@ class Timeline(LineView):
         cells = cls._cells(run, r, now, bar_w, span)
         if not cells and (run.t0 is None or r.start is None):
             return Strip(segments)
-        glyphs = [(" " if style is None else _GLYPHS.get(style, "█"), style) for style in cells]
-        return Strip(
-            [*segments, *_merge(glyphs), Segment(" " + cls._duration(run, r, now, span), DIM)]
-        )
+        for style, same in groupby(cells):
+            glyph = " " if style is None else _GLYPHS.get(style, "█")
+            segments.append(Segment(glyph * sum(1 for _ in same), style))
+        return Strip([*segments, Segment(" " + cls._duration(run, r, now, span), DIM)])
 
     @staticmethod
     def _trace(run: Run, label_w: int, bar_w: int, span: float) -> Strip:
@@ -505,13 +619,32 @@ class Timeline(LineView):
             elif top is None:
                 glyphs.append((LOWER, bottom))
             else:
-                glyphs.append((BOTH, Style(color=top.color, bgcolor=bottom.color)))
+                glyphs.append((BOTH, _both(top, bottom)))
         times = [cls._duration(run, r, now, span) for run, r in zip(runs, results, strict=True)]
         tail = " " + "/".join(t or "—" for t in times)
         return Strip([*segments, *_merge(glyphs), Segment(tail, DIM)])
 
 
 _GLYPHS = {WAITING: "░", BLOCKED: "·", RETRIED: "▒", BACKOFF: "·"}
+
+
+def _no_runs() -> Strip:
+    return Strip([Segment(" no runs yet: each run adds one bar per model", DIM)])
+
+
+def _pair_heads(heads: tuple[tuple[str, int, str, str, str], ...], width: int) -> Strip:
+    """The compact layout's first row: which run is the upper half of a cell, which the lower."""
+    fields: list[Field] = []
+    for mark, number, mode, wall, stalled in heads:
+        text = Text(f"{mark} " if mark else " ", style=BOLD)
+        text.append(f"#{number} {mode}", style=BOLD)
+        text.append(wall, style=DIM)
+        if stalled:
+            text.append(stalled, style=STALL)
+        fields.append(Field(text, 0))
+    return _strip(fit(fields, width, "   "))
+
+
 _CONSOLE: Console | None = None
 
 
@@ -523,13 +656,17 @@ def _strip(text: Text) -> Strip:
 
 
 def _merge(glyphs: list[tuple[str, Style | None]]) -> list[Segment]:
-    merged: list[Segment] = []
-    for ch, style in glyphs:
-        if merged and merged[-1].style == style:
-            merged[-1] = Segment(merged[-1].text + ch, style)
-        else:
-            merged.append(Segment(ch, style))
-    return merged
+    """One segment per run of cells in the same style."""
+    return [
+        Segment("".join(ch for ch, _ in same), style)
+        for style, same in groupby(glyphs, key=itemgetter(1))
+    ]
+
+
+@lru_cache(maxsize=64)
+def _both(top: Style, bottom: Style) -> Style:
+    """A cell holding both runs' bars: the upper one's colour over the lower one's."""
+    return Style(color=top.color, bgcolor=bottom.color)
 
 
 def _fit_span(newest: list[float], older: list[float]) -> tuple[float, bool]:
