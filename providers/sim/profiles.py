@@ -4,7 +4,9 @@ A sim model name is a profile name plus optional overrides after commas, e.g.
 ``fast,ttft=0.2,tps=50,tokens=40,jitter=0,seed=7,fault=drop,after=10,status=503,stall=5``
 (``slots=K``: at most K answers at once, the rest queue, as llama.cpp and vLLM do;
 ``times=N``: the fault only on the first N requests of that model and prompt, then answers,
-and ``retry_after=S``: an http_error's ``Retry-After`` header, for testing retries).
+and ``retry_after=S``: an http_error's ``Retry-After`` header, for testing retries;
+``newlines=off``: the whole answer on one line, and ``burst=K``: K tokens to a streamed event,
+sent when the last of them is due, so a long answer arrives at an ordinary event rate).
 Keeping every knob in the model name means any client that can name a model can drive
 the simulator, with no side channel.
 """
@@ -12,6 +14,7 @@ the simulator, with no side channel.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +43,8 @@ class Profile:
     slots: int | None = None  # answers served at once; None: no limit
     fault_times: int | None = None  # faults on this many requests, then none; None: always
     retry_after_s: float | None = None  # Retry-After sent with an http_error
+    newlines: bool = True  # False: line breaks in the answer become spaces
+    burst: int = 1  # tokens per streamed event
 
 
 _MARKUP_TEXT = (
@@ -69,8 +74,15 @@ PROFILES: dict[str, Profile] = {
     )
 }
 
+
+def _on_off(raw: str) -> bool:
+    if raw not in ("on", "off"):
+        raise ValueError(raw)
+    return raw == "on"
+
+
 # override key -> (Profile field, converter)
-_KEYS: dict[str, tuple[str, type]] = {
+_KEYS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "ttft": ("ttft_s", float),
     "tps": ("tokens_per_s", float),
     "tokens": ("tokens", int),
@@ -83,6 +95,8 @@ _KEYS: dict[str, tuple[str, type]] = {
     "slots": ("slots", int),
     "times": ("fault_times", int),
     "retry_after": ("retry_after_s", float),
+    "newlines": ("newlines", _on_off),
+    "burst": ("burst", int),
 }
 
 
@@ -94,6 +108,7 @@ MAX_SECONDS = 3600.0
 MIN_TPS, MAX_TPS = 0.1, 100_000.0
 MAX_SEED = 2**32 - 1
 MAX_SLOTS = 100_000
+MAX_BURST = 10_000
 
 
 def profile_for(model_name: str) -> Profile:
@@ -149,5 +164,7 @@ def _check(p: Profile, model_name: str) -> None:
         problems.append(f"times must be between 0 and {MAX_TOKENS}")
     if p.retry_after_s is not None and not 0 <= p.retry_after_s <= MAX_SECONDS:
         problems.append(f"retry_after must be between 0 and {MAX_SECONDS:g} seconds")
+    if not 1 <= p.burst <= MAX_BURST:
+        problems.append(f"burst must be between 1 and {MAX_BURST}")
     if problems:
         raise SimError(f"bad sim model {model_name!r}: {problems[0]}")
