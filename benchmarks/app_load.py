@@ -16,6 +16,9 @@ Measured over the second race, from its Enter until its clock stops:
   that includes it (StreamView.record_paints), for the panels on screen;
 and for both races, Enter → clock start: the run's t0 minus the moment Enter was pressed;
 the loop's worst lag in the 0.5 s after the race (answers swapped for their Markdown) apart.
+On a busy machine the figures measure the machine: "loop waiting for a CPU" is the share of
+the race the loop's thread was ready to run but had no core (Linux schedstat); near 0% on a
+quiet machine, and figures taken above a few percent are not the app's.
 Frames are turned into terminal output as a real driver would (benchmarks/render.py), though
 headless. `--wires mixed` spreads the models over the OpenAI, Anthropic, Gemini and Ollama
 SDKs, all pointed at the simulator.
@@ -67,6 +70,8 @@ FIELDS = (
     "failed",
     "tokens_per_model",
     "sim_cores",
+    "runqueue_wait",
+    "loadavg_1m",
 )
 
 
@@ -84,6 +89,15 @@ def specs(n: int, seconds: float, variant: str, wires: str) -> tuple[list[str], 
         f"{providers[i % len(providers)]}:fast,ttft=0.1,{knobs},jitter=0,seed={i}" for i in range(n)
     ]
     return out, tokens
+
+
+def runqueue_wait_s() -> float:
+    """How long this process's main thread (the event loop's) has waited for a CPU while
+    ready to run: what a loaded machine takes from the app, beside what it spent itself."""
+    try:
+        return int(Path("/proc/thread-self/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return float("nan")
 
 
 def cpu_s(pid: int) -> float:
@@ -104,7 +118,7 @@ async def race_once(app: Any, pilot: Any, deadline_s: float) -> dict[str, Any]:
     app.prompt_box.load_text(PROMPT)
     probe = LagProbe()
     await probe.start()
-    cpu0, wall0 = time.process_time(), time.perf_counter()
+    waited0, cpu0, wall0 = runqueue_wait_s(), time.process_time(), time.perf_counter()
     await pilot.press("enter")
     limit = wall0 + deadline_s
     while app.race is before or app.race.runs[-1].t_end is None:
@@ -112,6 +126,7 @@ async def race_once(app: Any, pilot: Any, deadline_s: float) -> dict[str, Any]:
             raise SystemExit(f"race did not end within {deadline_s:.0f} s")
         await asyncio.sleep(0.01)
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    waited = runqueue_wait_s() - waited0
     lag = await probe.stop()
     end_probe = LagProbe()
     await end_probe.start()
@@ -127,6 +142,7 @@ async def race_once(app: Any, pilot: Any, deadline_s: float) -> dict[str, Any]:
         "lag_max_ms": lag.max_s * 1000,
         "end_lag_max_ms": end_lag.max_s * 1000,
         "cores": cpu / wall,
+        "runqueue_wait": waited / wall,
         "latencies": lat,
         "all_shown": complete,
         "panels_on_screen": len(shown),
@@ -200,6 +216,8 @@ async def bench(n: int, seconds: float, variant: str, wires: str, mode: str) -> 
         "failed": first["failed"] + second["failed"],
         "tokens_per_model": min(second["tokens"], default=0),
         "sim_cores": sim_cores,
+        "runqueue_wait": second["runqueue_wait"],
+        "loadavg_1m": os.getloadavg()[0],
     }
 
 
@@ -255,9 +273,9 @@ def print_table(groups: list[list[dict[str, Any]]], args: argparse.Namespace) ->
     print(
         "| models | answer | lag p50 / p99 / max (ms) | cores | token→screen p50 / p99 (ms) "
         "| Enter→clock 1st / 2nd (ms) | lag max: 1st race / after race (ms) | on screen "
-        "| sim cores |"
+        "| sim cores | loop waiting for a CPU |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for rows in groups:
         r = rows[0]
         notes = []
@@ -274,7 +292,7 @@ def print_table(groups: list[list[dict[str, Any]]], args: argparse.Namespace) ->
             f"{spread(rows, 'enter_to_clock_second_ms')} "
             f"| {spread(rows, 'first_race_lag_max_ms')} / {spread(rows, 'end_lag_max_ms')} "
             f"| {r['panels_on_screen']}/{r['models']} "
-            f"| {spread(rows, 'sim_cores', '.2f')} |"
+            f"| {spread(rows, 'sim_cores', '.2f')} | {spread(rows, 'runqueue_wait', '.0%')} |"
         )
 
 
