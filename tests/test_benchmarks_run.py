@@ -21,8 +21,10 @@ def test_app_load_runs_and_reports_every_field() -> None:
     finally:
         sys.path.remove(str(ROOT / "benchmarks"))
     env = {k: v for k, v in os.environ.items() if k != "MODELRACE_SIM_URL"}
+    # Four models over the four wires (OpenAI, Anthropic, Gemini, Ollama SDKs).
+    args = ["--models", "4", "--seconds", "1", "--wires", "mixed"]
     out = subprocess.run(
-        [sys.executable, "benchmarks/app_load.py", "--models", "2", "--seconds", "1"],
+        [sys.executable, "benchmarks/app_load.py", *args],
         capture_output=True,
         text=True,
         timeout=300,
@@ -34,7 +36,7 @@ def test_app_load_runs_and_reports_every_field() -> None:
     assert lines[2].startswith("| models | answer | lag p50 / p99 / max (ms) | cores |")
     report = json.loads(lines[-1])
     runs = report["runs"]
-    assert [(r["models"], r["variant"]) for r in runs] == [(2, "plain"), (2, "oneline")]
+    assert [(r["models"], r["variant"]) for r in runs] == [(4, "plain"), (4, "oneline")]
     for run in runs:
         missing = [name for name in FIELDS if name not in run]
         assert not missing, missing
@@ -43,8 +45,8 @@ def test_app_load_runs_and_reports_every_field() -> None:
         # Both races streamed every answer through the SDKs and the panels showed it all.
         assert run["failed"] == 0
         assert run["all_shown"] is True
-        assert run["panels_on_screen"] == 2
+        assert run["panels_on_screen"] == 4
     # 100 tokens/s for 1 s; the one-line answer is 20,000 tokens whatever the time.
     assert [r["tokens_per_model"] for r in runs] == [100, 20_000]
     # Two table rows, one per configuration.
-    assert sum(line.startswith("| 2 |") for line in lines) == 2
+    assert sum(line.startswith("| 4 |") for line in lines) == 2
