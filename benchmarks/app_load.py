@@ -128,7 +128,7 @@ async def race_once(app: Any, pilot: Any, deadline_s: float) -> dict[str, Any]:
         if time.perf_counter() > limit:
             raise SystemExit(f"race did not end within {deadline_s:.0f} s")
         always &= {id(p) for p in app.panels if p.display}
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     waited = runqueue_wait_s() - waited0
     lag = await probe.stop()
