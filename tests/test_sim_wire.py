@@ -721,3 +721,58 @@ def test_longest_answers_stream_at_once_without_being_made_up_front() -> None:
             for sock in [warm, *opened]:
                 sock.close()
     assert grown_mib < 20, f"{grown_mib:.0f} MiB for 20 open streams"
+
+
+# ---- shapes of answer: one long line, several tokens to an event --------------------------
+
+ONE_LINE = "fast,ttft=0.01,tps=5000,tokens=150,newlines=off"
+
+
+@pytest.mark.parametrize("sdk", SDKS)
+def test_newlines_off_streams_the_answer_as_one_line(sim: SimServer, sdk: str) -> None:
+    r = call(sdk, "async", sim.url, ONE_LINE, True)
+    assert r.text == expected_answer(ONE_LINE, PROMPT)
+    assert "\n" not in r.text
+    assert r.output_tokens == count_tokens(r.text) == 150
+    # The same answer with its line breaks kept has paragraphs: the knob removed them.
+    assert "\n\n" in expected_answer(ONE_LINE.replace("off", "on"), PROMPT)
+
+
+BURST = "fast,ttft=0.01,tps=5000,tokens=95,burst=10"
+
+
+@pytest.mark.parametrize("sdk", SDKS)
+def test_burst_sends_k_tokens_to_an_event(sim: SimServer, sdk: str) -> None:
+    r = call(sdk, "async", sim.url, BURST, True)
+    assert r.text == expected_answer(BURST, PROMPT)
+    assert r.output_tokens == 95
+    assert [count_tokens(piece) for piece in r.pieces] == [10] * 9 + [5]
+    assert r.finish == "stop"
+
+
+def test_burst_keeps_the_token_rate(sim: SimServer) -> None:
+    """20 tokens at 100/s, 10 to an event: two events, the first when its last token is due."""
+    model = "fast,ttft=0,tps=100,tokens=20,burst=10"
+    r = call("openai", "async", sim.url, model, True)
+    assert len(r.pieces) == 2
+    assert r.first_token_s is not None
+    assert r.first_token_s >= 0.08  # its tenth token is due at 0.09 s, not the first at 0
+
+
+@pytest.mark.parametrize(
+    ("override", "reason"),
+    [
+        ("burst=0", "burst must be between 1 and 10000"),
+        ("burst=99999", "burst must be between 1 and 10000"),
+    ],
+)
+def test_burst_is_bounded(override: str, reason: str) -> None:
+    with pytest.raises(SimError) as info:
+        profile_for(f"fast,{override}")
+    assert str(info.value) == f"bad sim model 'fast,{override}': {reason}"
+
+
+def test_newlines_takes_on_or_off() -> None:
+    assert profile_for("fast,newlines=off").newlines is False
+    with pytest.raises(SimError, match="bad value for 'newlines'"):
+        profile_for("fast,newlines=maybe")

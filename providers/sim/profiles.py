@@ -6,7 +6,9 @@ A sim model name is a profile name plus optional overrides after commas, e.g.
 ``times=N``: the fault only on the first N requests of that model and prompt, then answers,
 ``retry_after=S``: an http_error's ``Retry-After`` header, for testing retries;
 ``echo=1``: the answer is the request's messages as JSON, to check what a client sent;
-``context=N``: a request of more than N input tokens is refused as too long, with a 400).
+``context=N``: a request of more than N input tokens is refused as too long, with a 400;
+``newlines=off``: the whole answer on one line, and ``burst=K``: K tokens to a streamed event,
+sent when the last of them is due, so a long answer arrives at an ordinary event rate).
 Keeping every knob in the model name means any client that can name a model can drive
 the simulator, with no side channel.
 """
@@ -14,6 +16,7 @@ the simulator, with no side channel.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +47,8 @@ class Profile:
     retry_after_s: float | None = None  # Retry-After sent with an http_error
     echo: int = 0  # 1: answer with what the request carried (wire.echo_text)
     context_tokens: int | None = None  # input tokens accepted; None: no limit
+    newlines: bool = True  # False: line breaks in the answer become spaces
+    burst: int = 1  # tokens per streamed event
 
 
 _MARKUP_TEXT = (
@@ -73,8 +78,15 @@ PROFILES: dict[str, Profile] = {
     )
 }
 
+
+def _on_off(raw: str) -> bool:
+    if raw not in ("on", "off"):
+        raise ValueError(raw)
+    return raw == "on"
+
+
 # override key -> (Profile field, converter)
-_KEYS: dict[str, tuple[str, type]] = {
+_KEYS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "ttft": ("ttft_s", float),
     "tps": ("tokens_per_s", float),
     "tokens": ("tokens", int),
@@ -89,6 +101,8 @@ _KEYS: dict[str, tuple[str, type]] = {
     "retry_after": ("retry_after_s", float),
     "echo": ("echo", int),
     "context": ("context_tokens", int),
+    "newlines": ("newlines", _on_off),
+    "burst": ("burst", int),
 }
 
 
@@ -101,6 +115,7 @@ MIN_TPS, MAX_TPS = 0.1, 100_000.0
 MAX_SEED = 2**32 - 1
 MAX_SLOTS = 100_000
 MAX_CONTEXT = 10_000_000
+MAX_BURST = 10_000
 
 
 def profile_for(model_name: str) -> Profile:
@@ -160,5 +175,7 @@ def _check(p: Profile, model_name: str) -> None:
         problems.append("echo must be 0 or 1")
     if p.context_tokens is not None and not 1 <= p.context_tokens <= MAX_CONTEXT:
         problems.append(f"context must be between 1 and {MAX_CONTEXT} tokens")
+    if not 1 <= p.burst <= MAX_BURST:
+        problems.append(f"burst must be between 1 and {MAX_BURST}")
     if problems:
         raise SimError(f"bad sim model {model_name!r}: {problems[0]}")

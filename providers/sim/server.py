@@ -189,26 +189,44 @@ async def _chat(conn: _Conn, req: wire.ChatRequest, t0: float, key: str = "") ->
     for event in fmt.preamble():
         await conn.write(event)
     # A fault is due before token number `after`; one due after the last token never fires.
+    # With `burst=K` it comes at the first event boundary at or past it.
     fault_at = p.fault_after if p.fault else None
     sent, shift, previous = 0, 0.0, t0 + p.ttft_s
-    for piece, last in answer:
-        if sent == fault_at:
+
+    def fault_due() -> bool:
+        return fault_at is not None and sent >= fault_at
+
+    for pieces, last in _bursts(answer, p.burst):
+        if fault_due():
             shift = await _stream_fault(conn, p, fmt, previous)
-        when = next(times) + shift
+            fault_at = None
+        for _ in pieces:
+            when = next(times) + shift
         await conn.sleep_until(when)
         if sent == 0:
             for event in fmt.first():
                 await conn.write(event)
-        sent += 1
-        final = last and fault_at != sent
-        for event in fmt.delta(piece, final, sent, answer.finish):
+        sent += len(pieces)
+        final = last and not fault_due()
+        for event in fmt.delta("".join(pieces), final, sent, answer.finish):
             await conn.write(event)
         previous = when
-    if sent == fault_at:
+    if fault_due():
         await _stream_fault(conn, p, fmt, previous)
     for event in fmt.end(sent, answer.finish):
         await conn.write(event)
     await conn.finish_chunked()
+
+
+def _bursts(answer: Answer, size: int) -> Iterator[tuple[list[str], bool]]:
+    """The answer's pieces `size` at a time (the last group may be shorter), and whether
+    each group is the last."""
+    group: list[str] = []
+    for piece, last in answer:
+        group.append(piece)
+        if last or len(group) == size:
+            yield group, last
+            group = []
 
 
 async def _play(conn: _Conn, req: wire.ChatRequest, t0: float, rec: replay.Recording) -> None:

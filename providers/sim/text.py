@@ -201,6 +201,8 @@ class Answer:
             self._pieces = iter_text_pieces(
                 model_name.strip(), prompt, profile.tokens, profile.seed
             )
+        if not profile.newlines:
+            self._pieces = (piece.replace("\n", " ") for piece in self._pieces)
         self.max_tokens = None if max_tokens is None else max(max_tokens, 0)
         self.finish = "stop"
 
