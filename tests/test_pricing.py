@@ -22,10 +22,11 @@ from genai_prices.data import providers as price_table
 from genai_prices.types import ModelPrice
 from screen import screen_lines
 
+from providers.arena.conversation import Conversation
 from providers.events import Finished, Started, TextDelta, Usage
 from providers.pipeline.runner import StepResult
 from providers.pricing import cost_sum, format_usd, price_usd
-from providers.record import Result
+from providers.record import Result, Run
 from tui.app import ModelRaceApp
 from tui.history import PromptHistory
 
@@ -146,6 +147,18 @@ def test_a_sum_is_the_cost_only_when_every_price_is_known():
     assert partial.total_usd is None and partial.to_json() is None
     assert partial.text() == "≥ $0.00045 (1 of 3 unpriced)"
     assert nothing.text() == "—"
+
+
+def test_a_conversations_total_adds_its_turns_and_stays_a_bound_once_one_is_unknown():
+    talk = Conversation()
+    talk.add("one?", [Run("async", [finished("openai:gpt-4o-mini", (1000, 500))], True)])
+    talk.add("two?", [Run("async", [finished("openai:gpt-4o-mini", (2000, 1000))], True)])
+    assert talk.cost.total_usd == pytest.approx(0.00045 + 0.0009)
+    assert talk.cost.text() == "$0.00135"
+
+    talk.add("three?", [Run("async", [finished("openai:gpt-4o-mini", None)], True)])
+    assert talk.cost.to_json() is None
+    assert talk.cost.text() == "≥ $0.00135 (1 of 3 unpriced)"
 
 
 def test_a_pipeline_step_that_asks_no_model_costs_nothing():
