@@ -1,7 +1,8 @@
 """The diff screen: two answers side by side, word by word, deletions and insertions coloured.
 
 It takes any list of (label, text) answers, so panels, turns of a conversation or stored
-races can all be compared; the dashboard opens it on the selected panel and the next one.
+races can all be compared; the dashboard opens it on the selected panel and the next one,
+and offers each model's earlier turns of the conversation after the panels.
 Both sides sit in one scroll, so they move together. Model text goes in as `Text` with
 styles, never as markup: an answer holding `[bold]` or an escape sequence is shown as written.
 """
