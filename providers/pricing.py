@@ -108,6 +108,19 @@ def cost_sum(results: Iterable[Result]) -> CostSum:
     return CostSum(math.fsum(known), unknown, count)
 
 
+NO_COST = CostSum(0.0, 0, 0)
+
+
+def add_costs(sums: Iterable[CostSum]) -> CostSum:
+    """Several sums as one (a conversation's turns): still a bound while any part is one."""
+    parts = list(sums)
+    return CostSum(
+        math.fsum(s.known_usd for s in parts),
+        sum(s.unknown for s in parts),
+        sum(s.count for s in parts),
+    )
+
+
 def format_usd(value: float | None) -> str:
     """`$1.23`, `$0.0153`, `$0.000123`: three significant digits below a dollar, cents above;
     `$0` for nothing billed; `—` for unknown."""

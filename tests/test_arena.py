@@ -114,30 +114,49 @@ async def test_a_blind_race_names_no_model_until_the_vote_then_shows_them(sim_en
     assert vote.models == tuple(shown[letter] for letter in "ABC")
 
 
-async def test_each_blind_race_gets_its_own_shuffle_and_a_tie_or_all_bad_is_kept(
+async def test_a_follow_up_keeps_its_letters_and_a_new_chat_shuffles_again(
     sim_env: str,
 ) -> None:
-    app = ModelRaceApp(THREE, history=PromptHistory(None), arena=True, arena_seed=7)
+    # Seed 0 draws another order for the second conversation (seed 7 happens not to).
+    app = ModelRaceApp(THREE, history=PromptHistory(None), arena=True, arena_seed=0)
     orders = []
     async with app.run_test(notifications=True, size=(180, 48)) as pilot:
-        for key in ("equals_sign", "0", "3"):
-            await race(pilot, app, "why is the sky blue?")
+        for prompt, key in (("why is the sky blue?", "equals_sign"), ("and at dusk?", "0")):
+            await race(pilot, app, prompt)
+            # Each turn is blind again and needs its own vote before its names show.
             assert "sim:" not in seen(app)
             await pilot.press(key)
             await until(pilot, lambda: len(titles(app)) == 3)
             orders.append(tuple(titles(app)[letter] for letter in "ABC"))
+        # Not even ctrl+d may name them while the turn is sealed.
+        await race(pilot, app, "and at night?")
+        await pilot.press("ctrl+d")
+        await until(pilot, lambda: "the diff would name" in toast_text(app))
+        assert not app.screen.is_modal and "sim:" not in seen(app)
+        await pilot.press("1")
+        await until(pilot, lambda: len(titles(app)) == 3)
+        orders.append(tuple(titles(app)[letter] for letter in "ABC"))
+        # A new chat: turn 1 again, shuffled anew (the last vote's notice named its winner).
+        await pilot.press("f5")
+        app.clear_notifications()
+        await race(pilot, app, "why is the sky blue?")
+        assert "sim:" not in seen(app)
+        await pilot.press("3")
+        await until(pilot, lambda: len(titles(app)) == 3)
+        orders.append(tuple(titles(app)[letter] for letter in "ABC"))
     votes = load_votes()
     assert [(v.verdict, v.winner) for v in votes] == [
         ("tie", None),
         ("all_bad", None),
-        ("win", orders[2][2]),
+        ("win", orders[2][0]),
+        ("win", orders[3][2]),
     ]
     assert all(v.blind for v in votes)
-    # The same prompt three times is one conversation: each vote names its turn.
-    assert [v.turn for v in votes] == [1, 2, 3]
+    assert [v.turn for v in votes] == [1, 2, 3, 1]
     assert [v.models for v in votes] == orders
-    # Random per race: the same three models did not keep their letters.
-    assert len(set(orders)) > 1
+    # One conversation, one letter per model; the new chat drew another order.
+    assert orders[0] == orders[1] == orders[2]
+    assert orders[3] != orders[0] and sorted(orders[3]) == sorted(orders[0])
 
 
 async def test_votes_are_refused_with_a_notice_when_they_cannot_be_kept(sim_env: str) -> None:
@@ -273,3 +292,16 @@ def test_the_shuffle_is_a_permutation_repeatable_from_its_seed() -> None:
     assert orders == [again.order(specs) for _ in range(5)]
     assert all(sorted(order) == sorted(specs) for order in orders)
     assert len({tuple(order) for order in orders}) > 1
+
+
+def test_a_conversation_keeps_its_order_until_its_models_change() -> None:
+    specs = [f"sim:m{i}" for i in range(6)]
+    shuffler, chat = Shuffler(11), object()
+    kept = shuffler.order(specs, chat)
+    assert shuffler.order(list(reversed(specs)), chat) == kept
+    fewer = shuffler.order(specs[:5], chat)
+    assert sorted(fewer) == sorted(specs[:5])
+    # The new set is the one kept now.
+    assert shuffler.order(specs[:5], chat) == fewer
+    others = [shuffler.order(specs, object()) for _ in range(4)]
+    assert any(order != kept for order in others)

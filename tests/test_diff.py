@@ -244,3 +244,28 @@ async def test_ctrl_d_with_nothing_to_compare_says_why() -> None:
     async with one.run_test(notifications=True, size=(120, 36)) as pilot:
         await pilot.press("ctrl+d")
         await until(pilot, lambda: "Diff needs two panels" in toast_text(one))
+
+
+@pytest.mark.usefixtures("_app_env")
+async def test_ctrl_d_compares_a_models_turn_with_its_earlier_turn() -> None:
+    follow_up = "explain threads instead"
+    now, before = (expected_answer(LEFT.removeprefix("sim:"), p) for p in (follow_up, PROMPT))
+    gone, new = only_in(now, before), only_in(before, now)
+    app = ModelRaceApp([LEFT, RIGHT], history=PromptHistory(None), mode="async")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await race(pilot, app)
+        await until(pilot, lambda: not app.racing)
+        first = app.race
+        app.prompt_box.load_text(follow_up)
+        await pilot.press("enter")
+        await until(pilot, lambda: app.race is not first and not app.racing)
+        await until(pilot, lambda: on_screen(app, "turn 2"))
+        await pilot.press("ctrl+d")
+        await until(pilot, lambda: on_screen(app, f"A: 1. {LEFT} · turn 2", f"B: 2. {RIGHT}"))
+        # b walks B on from the other model's answer to this model's own earlier turn.
+        await pilot.press("b")
+        diff = word_diff(now, before)
+        await until(pilot, lambda: on_screen(app, f"B: {LEFT} · turn 1", diff.summary()))
+        assert diff.inserted and diff.deleted
+        assert "line-through" in drawn_style(app, gone)
+        assert "bold" in drawn_style(app, new) and "line-through" not in drawn_style(app, new)

@@ -22,10 +22,11 @@ from genai_prices.data import providers as price_table
 from genai_prices.types import ModelPrice
 from screen import screen_lines
 
+from providers.arena.conversation import Conversation
 from providers.events import Finished, Started, TextDelta, Usage
 from providers.pipeline.runner import StepResult
 from providers.pricing import cost_sum, format_usd, price_usd
-from providers.record import Result
+from providers.record import Result, Run
 from tui.app import ModelRaceApp
 from tui.history import PromptHistory
 
@@ -146,6 +147,18 @@ def test_a_sum_is_the_cost_only_when_every_price_is_known():
     assert partial.total_usd is None and partial.to_json() is None
     assert partial.text() == "≥ $0.00045 (1 of 3 unpriced)"
     assert nothing.text() == "—"
+
+
+def test_a_conversations_total_adds_its_turns_and_stays_a_bound_once_one_is_unknown():
+    talk = Conversation()
+    talk.add("one?", [Run("async", [finished("openai:gpt-4o-mini", (1000, 500))], True)])
+    talk.add("two?", [Run("async", [finished("openai:gpt-4o-mini", (2000, 1000))], True)])
+    assert talk.cost.total_usd == pytest.approx(0.00045 + 0.0009)
+    assert talk.cost.text() == "$0.00135"
+
+    talk.add("three?", [Run("async", [finished("openai:gpt-4o-mini", None)], True)])
+    assert talk.cost.to_json() is None
+    assert talk.cost.text() == "≥ $0.00135 (1 of 3 unpriced)"
 
 
 def test_a_pipeline_step_that_asks_no_model_costs_nothing():
@@ -327,3 +340,70 @@ async def test_the_panel_status_line_and_the_status_bar_show_the_cost(priced: st
     assert any(price in line for line in panel_status), "\n".join(lines)
     assert any("cost $0" in line.replace(price, "") for line in panel_status), "\n".join(lines)
     assert price in bar, "\n".join(lines)
+
+
+# --- a conversation's total ---------------------------------------------------------------
+
+
+def test_a_follow_up_reports_the_conversation_total_in_its_json_and_text(priced: str):
+    models = ("-m", f"openai:{WITH_USAGE}", "-m", QUICK, "--mode", "async")
+    first = modelrace("run", PROMPT, *models, "--json", sim=priced)
+    second = modelrace("run", "--continue", "1", "And why?", *models, "--json", sim=priced)
+    shown = modelrace("show", "2", sim=priced)
+    shown_json = modelrace("show", "2", "--json", sim=priced)
+    unpriced = modelrace(
+        "run",
+        "--continue",
+        "2",
+        "Once more.",
+        "-m",
+        f"openai:{WITHOUT_USAGE}",
+        "--mode",
+        "async",
+        sim=priced,
+    )
+
+    assert first.returncode == 0, first.stderr
+    assert second.returncode == 0, second.stderr
+    turn_one = json.loads(first.stdout)["runs"][0]["cost_usd"]
+    doc = json.loads(second.stdout)
+    turn_two = doc["runs"][0]["cost_usd"]
+    assert "conversation_cost_usd" not in json.loads(first.stdout)
+    assert turn_one == pytest.approx(EXPECTED) and turn_two == pytest.approx(EXPECTED)
+    assert doc["turn"] == 2
+    assert doc["conversation_cost_usd"] == pytest.approx(turn_one + turn_two)
+    # `show` of the follow-up prices its stored turns from their stored tokens alike.
+    assert json.loads(shown_json.stdout) == {"id": 2, **doc}
+    assert shown.returncode == 0, shown.stderr
+    head = shown.stdout.splitlines()[0]
+    assert f"turn 2 (follows race 1) · chat cost {format_usd(2 * EXPECTED)}" in head
+    # A turn whose price is unknown: the total is a bound, labelled as one, and null in JSON.
+    assert unpriced.returncode == 0, unpriced.stderr
+    bound = f"chat cost ≥ {format_usd(2 * EXPECTED)} (1 of 5 unpriced)"
+    assert bound in unpriced.stdout.splitlines()[0]
+    again = modelrace("show", "3", "--json", sim=priced)
+    assert json.loads(again.stdout)["conversation_cost_usd"] is None
+
+
+async def test_the_status_bar_shows_the_chat_total_from_the_second_turn(
+    priced: str, tmp_path: Path
+):
+    specs = [f"openai:{WITH_USAGE}", QUICK]
+    app = ModelRaceApp(specs, history=PromptHistory(tmp_path / "history"), mode="async")
+    bars = []
+    async with app.run_test(size=(200, 30)) as pilot:
+        for prompt in (PROMPT, "And why?"):
+            before = app.race
+            app.prompt_box.load_text(prompt)
+            await pilot.press("enter")
+            for _ in range(200):
+                await pilot.pause(0.05)
+                lines = screen_lines(app)
+                bar = next((line for line in lines if "mode async" in line), "")
+                if app.race is not before and not app.racing and "cost" in bar:
+                    break
+            bars.append(bar)
+
+    one = format_usd(EXPECTED)
+    assert f"cost {one}" in bars[0] and "· chat" not in bars[0], bars[0]
+    assert f"cost {one} · chat {format_usd(2 * EXPECTED)}" in bars[1], bars[1]

@@ -851,8 +851,10 @@ class ModelRaceApp(App[int]):
             fields.append(field(f"{shown} of {count} (ctrl+n)", 3))
         fields.extend(self.arena.bar_fields())
         if self.race_runs and all(run.over for run in self.race_runs) and not self.arena.sealed:
-            spent = cost_sum(r for run in self.race_runs for r in run.results)
-            fields.append(field(f"cost {spent.text()}", 5))
+            spent = f"cost {cost_sum(r for run in self.race_runs for r in run.results).text()}"
+            if len(self.conversation.turns) > 1:
+                spent += f" · chat {self.conversation.cost.text()}"
+            fields.append(field(spent, 5))
         if self.conversation.turns:
             turn = self.conversation.next_turn
             fields.append(field(f"next: turn {turn} (f5 new chat)", 4, "dim"))

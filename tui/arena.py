@@ -1,11 +1,12 @@
 """The dashboard's blind arena and its votes; tui/app.py only wires keys to it.
 
 In the arena a race runs every model at once (async) in a shuffled order, its panels
-lettered A, B, C… left to right. Until a vote the race is sealed: titles show letters only,
-status lines only the state, the timeline and the status bar's speed figures are hidden, and
-screens that would name the models are refused. A vote (1–9, `=` a tie, `0` all bad) is kept
-in the run store off the event loop and then the names are shown. A normal race is voted on
-with the same keys, marked not blind.
+lettered A, B, C… left to right; a follow-up keeps its conversation's order and letters, a
+new chat (f5) or another set of models shuffles again. Until a vote the race is sealed:
+titles show letters only, status lines only the state, the timeline and the status bar's
+speed figures are hidden, and screens that would name the models are refused. A vote (1–9,
+`=` a tie, `0` all bad) is kept in the run store off the event loop and then the names are
+shown. A normal race is voted on with the same keys, marked not blind.
 """
 
 from __future__ import annotations
@@ -84,7 +85,9 @@ class Arena:
 
     def order(self, specs: list[str]) -> list[str]:
         """The models in the order the next race runs and shows them."""
-        return self._shuffler.order(specs) if self.on else list(specs)
+        if not self.on:
+            return list(specs)
+        return self._shuffler.order(specs, self.app.conversation)
 
     def cannot_start(self, models: int) -> str | None:
         """Why an arena race cannot start with this many models, or None."""

@@ -1,7 +1,8 @@
 """The blind arena without a screen: the shuffled order, the letters, what a vote key means.
 
 An arena race runs its models in a shuffled order and the panels follow it, A on the left:
-neither a panel's place nor its letter says which model it is. Keys name panels by place
+neither a panel's place nor its letter says which model it is. The order holds for a whole
+conversation; each turn is still voted on by itself. Keys name panels by place
 (1 is A), so the same keys vote in a normal race, where nothing is hidden.
 """
 
@@ -24,14 +25,28 @@ def letter(index: int) -> str:
 
 
 class Shuffler:
-    """A new order for every race; a seed makes the sequence of orders repeatable (tests)."""
+    """A new order for every conversation; a seed makes the sequence of orders repeatable
+    (tests).
+
+    A follow-up keeps the order (and so the letters) of the turn before, as LMArena keeps its
+    pair fixed across a conversation: a letter means one model for the whole chat. A new
+    conversation, or another set of models, is shuffled anew.
+    """
 
     def __init__(self, seed: int | None = None) -> None:
         self._random = random.Random(seed)
+        self._kept: tuple[object, list[str]] | None = None
 
-    def order(self, specs: Sequence[str]) -> list[str]:
+    def order(self, specs: Sequence[str], conversation: object | None = None) -> list[str]:
+        """`specs` in the order to show them; `conversation`: the one this race belongs to
+        (compared by identity), None for a race that belongs to none."""
+        if conversation is not None and self._kept is not None:
+            owner, kept = self._kept
+            if owner is conversation and sorted(kept) == sorted(specs):
+                return list(kept)
         shuffled = list(specs)
         self._random.shuffle(shuffled)
+        self._kept = None if conversation is None else (conversation, shuffled)
         return shuffled
 
 

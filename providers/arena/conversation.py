@@ -14,18 +14,21 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from providers.pricing import NO_COST, CostSum, add_costs, cost_sum
 from providers.record import Result, Run
 from providers.request import Exchange, FollowUp
 
 
 @dataclass
 class Turn:
-    """One turn: its prompt, each model's answer text (by spec), and its stored id once kept."""
+    """One turn: its prompt, each model's answer text (by spec), what its requests cost (kept
+    here so a conversation's total needs no store read), and its stored id once kept."""
 
     number: int
     prompt: str
     answers: dict[str, str] = field(default_factory=dict)
     race_id: int | None = None
+    cost: CostSum = NO_COST
 
 
 def answer_of(runs: Sequence[Run[Any]], spec: str) -> str:
@@ -62,6 +65,11 @@ class Conversation:
             seen.update(dict.fromkeys(turn.answers))
         return list(seen)
 
+    @property
+    def cost(self) -> CostSum:
+        """Every turn's requests together: a bound (never a guess) while any price is unknown."""
+        return add_costs(turn.cost for turn in self.turns)
+
     def history_for(self, spec: str) -> tuple[Exchange, ...]:
         return tuple(
             Exchange(turn.prompt, turn.answers[spec])
@@ -89,6 +97,7 @@ class Conversation:
             self.next_turn if number is None else number,
             prompt,
             {spec: answer_of(runs, spec) for spec in specs},
+            cost=cost_sum(r for run in runs for r in run.results),
         )
         self.turns.append(turn)
         return turn

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from providers.config import Config
 from providers.environment import redact
+from providers.pricing import CostSum, add_costs, cost_sum
 from providers.race import Mode, Race, Runner
 from providers.record import Result, Run, State, document
 from providers.registry import make_adapter
@@ -52,16 +53,18 @@ def run_headless(
         return EXIT_USAGE
     race = Race(adapters, request, mode, follow_up)
     interrupted = run_to_end(race, progress=sys.stderr.isatty(), describe=_brief)
-    turn = race.follow_up.turn
+    turn, parent_id = race.follow_up.turn, race.follow_up.parent_id
+    chat = conversation_cost(parent_id, race.runs) if turn > 1 else None
     if as_json:
         doc = document(request.prompt, race.runs)
         if turn > 1:
             from providers.store.races import conversation_fields
 
-            doc.update(conversation_fields(turn, race.follow_up.parent_id))
+            doc.update(conversation_fields(turn, parent_id))
+            doc["conversation_cost_usd"] = None if chat is None else chat.to_json()
         print(export_json(doc))
     else:
-        head = f"{turn_line(turn, race.follow_up.parent_id)}\n\n" if turn > 1 else ""
+        head = f"{turn_line(turn, parent_id, chat)}\n\n" if turn > 1 else ""
         # Model output is text: escape sequences are shown, never sent to the terminal.
         print(redact(visible(head + full_report(race.runs))))
     # Inside the caller's BrokenPipeError handler, not at exit where it would be "ignored".
@@ -73,9 +76,27 @@ def run_headless(
     return exit_status(race.runs, interrupted, some_unusable=bool(unusable))
 
 
-def turn_line(turn: int, parent_id: int | None) -> str:
-    """Which turn of a conversation a race is, for its report."""
-    return f"turn {turn}" + ("" if parent_id is None else f" (follows race {parent_id})")
+def turn_line(turn: int, parent_id: int | None, chat: CostSum | None = None) -> str:
+    """Which turn of a conversation a race is, for its report, and what the conversation
+    has cost so far (`chat`: every turn's requests, this one's included)."""
+    line = f"turn {turn}" + ("" if parent_id is None else f" (follows race {parent_id})")
+    return line if chat is None else f"{line} · chat cost {chat.text()}"
+
+
+def conversation_cost(parent_id: int | None, runs: Sequence[Run[Any]]) -> CostSum | None:
+    """A follow-up's conversation priced: the stored turns before it (priced from their
+    stored tokens), plus `runs`, the turn itself. None when the earlier turns cannot be read."""
+    from providers.arena.conversation import Conversation
+    from providers.store import StoreError
+    from providers.store.races import conversation
+
+    if parent_id is None:
+        return None
+    try:
+        earlier = Conversation.from_stored(conversation(parent_id)).cost
+    except (StoreError, LookupError):
+        return None
+    return add_costs([earlier, cost_sum(r for run in runs for r in run.results)])
 
 
 def exit_status(runs: Sequence[Run[Any]], interrupted: int, *, some_unusable: bool = False) -> int:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # the store is imported only by the commands that use it
     from rich.text import Text
 
     from providers.config import Config
+    from providers.pricing import CostSum
     from providers.store import StoredRace, Summary
     from providers.textdiff import Piece
     from tui.app import ModelRaceApp
@@ -280,10 +281,25 @@ def text_report(race: StoredRace) -> str:
     if race.turn_number > 1:
         from tui.commands.run import turn_line
 
-        head += f" · {turn_line(race.turn_number, race.parent_id)}"
+        head += f" · {turn_line(race.turn_number, race.parent_id, _chat_cost(race))}"
     if race.interrupted:
         head += " · interrupted"
     return visible(f"{head}\nprompt: {_excerpt(race.prompt)}\n\n{body}")
+
+
+def _chat_cost(race: StoredRace) -> CostSum | None:
+    """A stored follow-up's conversation up to it, priced from the stored tokens; None when
+    its earlier turns cannot be read."""
+    from providers.arena.conversation import Conversation
+    from providers.store import StoreError
+    from providers.store.races import conversation
+
+    if race.id is None:
+        return None
+    try:
+        return Conversation.from_stored(conversation(race.id)).cost
+    except (StoreError, LookupError):
+        return None
 
 
 def _show(race_id: int, *, as_json: bool, markdown: bool) -> int:
@@ -291,7 +307,16 @@ def _show(race_id: int, *, as_json: bool, markdown: bool) -> int:
     from providers.store.export import to_json, to_markdown
 
     race = load(race_id)
-    if as_json:
+    if as_json and race.kind == "race" and race.turn_number > 1:
+        import json
+
+        from providers.environment import redact
+
+        doc = race.document()
+        chat = _chat_cost(race)
+        doc["conversation_cost_usd"] = None if chat is None else chat.to_json()
+        print(redact(json.dumps(doc, ensure_ascii=False)))
+    elif as_json:
         print(to_json(race))
     elif markdown:
         print(to_markdown(race), end="")

@@ -1,7 +1,8 @@
 """The diff screen: two answers side by side, word by word, deletions and insertions coloured.
 
 It takes any list of (label, text) answers, so panels, turns of a conversation or stored
-races can all be compared; the dashboard opens it on the selected panel and the next one.
+races can all be compared; the dashboard opens it on the selected panel and the next one,
+and offers each model's earlier turns of the conversation after the panels.
 Both sides sit in one scroll, so they move together. Model text goes in as `Text` with
 styles, never as markup: an answer holding `[bold]` or an escape sequence is shown as written.
 """
@@ -20,6 +21,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from providers.arena.conversation import Turn, turn_label
 from providers.textdiff import Piece, word_diff
 from tui.commands.store import styled_diff
 
@@ -103,18 +105,51 @@ def _body(pieces: list[Piece], empty: str) -> Text:
 
 
 def panel_answers(app: ModelRaceApp) -> list[tuple[str, str]]:
-    """Each panel's answer as it stands now, labelled with its position and title."""
-    return [
-        (f"{i}. {panel.spec}", panel.result.text if panel.result is not None else "")
+    """Each panel's answer as it stands now, labelled with its position and title; then each
+    panel's model's earlier turns of the conversation, newest first, so B can be a model's
+    own earlier answer."""
+    shown, earlier = turns_before_shown(app)
+    suffix = f" · {turn_label(shown)}" if earlier else ""
+    answers = [
+        (f"{i}. {panel.spec}{suffix}", panel.result.text if panel.result is not None else "")
         for i, panel in enumerate(app.panels, 1)
     ]
+    for panel in app.panels:
+        for turn in reversed(earlier):
+            text = turn.answers.get(panel.spec, "")
+            if text.strip():
+                answers.append((f"{panel.spec} · {turn_label(turn.number)}", text))
+    return answers
+
+
+def turns_before_shown(app: ModelRaceApp) -> tuple[int, list[Turn]]:
+    """The turn the panels show, and the conversation's turns before it (none when the panels
+    show a pipeline's steps)."""
+    from providers.race import Race
+
+    turns = app.conversation.turns
+    race = app.race
+    if isinstance(race, Race):
+        shown = race.follow_up.turn
+    elif race is None and turns:
+        shown = turns[-1].number  # a reopened stored race: the conversation's last turn
+    else:
+        return 0, []
+    return shown, [turn for turn in turns if turn.number < shown]
 
 
 def open_diff(app: ModelRaceApp) -> None:
     """The selected panel (A) against the next one (B); a notice when there is nothing to diff."""
+    refused = app.arena.refusal("the diff")
+    if refused:
+        app.notify(refused, severity="warning")
+        return
     answers = panel_answers(app)
     if len(answers) < 2:
-        app.notify("Diff needs two panels: press ctrl+l to add a model.", severity="warning")
+        app.notify(
+            "Diff needs two panels or two turns: press ctrl+l to add a model.",
+            severity="warning",
+        )
         return
     if not any(text for _, text in answers):
         app.notify("Nothing to diff yet: send a prompt first.", severity="warning")
