@@ -20,6 +20,7 @@ from screen import on_screen, screen_text, toast_text
 
 from providers.arena.blind import TIE, Shuffler, ballot, describe, letter
 from providers.arena.votes import VoteRefused, load_votes
+from providers.sim import expected_answer
 from tui.app import ModelRaceApp
 from tui.history import PromptHistory
 from tui.widgets.panel import AnswerPanel
@@ -114,49 +115,43 @@ async def test_a_blind_race_names_no_model_until_the_vote_then_shows_them(sim_en
     assert vote.models == tuple(shown[letter] for letter in "ABC")
 
 
-async def test_a_follow_up_keeps_its_letters_and_a_new_chat_shuffles_again(
+async def test_a_follow_up_stays_blind_until_the_vote_and_then_a_new_conversation_starts(
     sim_env: str,
 ) -> None:
-    # Seed 0 draws another order for the second conversation (seed 7 happens not to).
     app = ModelRaceApp(THREE, history=PromptHistory(None), arena=True, arena_seed=0)
     orders = []
     async with app.run_test(notifications=True, size=(180, 48)) as pilot:
-        for prompt, key in (("why is the sky blue?", "equals_sign"), ("and at dusk?", "0")):
-            await race(pilot, app, prompt)
-            # Each turn is blind again and needs its own vote before its names show.
-            assert "sim:" not in seen(app)
-            await pilot.press(key)
-            await until(pilot, lambda: len(titles(app)) == 3)
-            orders.append(tuple(titles(app)[letter] for letter in "ABC"))
+        await race(pilot, app, "why is the sky blue?")
+        first_answers = [panel.result.text for panel in app.panels if panel.result]
+        # A follow-up before any vote: still blind, and each letter keeps its model.
+        await race(pilot, app, "and at dusk?")
+        assert "sim:" not in seen(app)
         # Not even ctrl+d may name them while the turn is sealed.
-        await race(pilot, app, "and at night?")
         await pilot.press("ctrl+d")
         await until(pilot, lambda: "the diff would name" in toast_text(app))
         assert not app.screen.is_modal and "sim:" not in seen(app)
-        await pilot.press("1")
+        await pilot.press("equals_sign")
         await until(pilot, lambda: len(titles(app)) == 3)
         orders.append(tuple(titles(app)[letter] for letter in "ABC"))
-        # A new chat: turn 1 again, shuffled anew (the last vote's notice named its winner).
-        await pilot.press("f5")
+        assert first_answers == [
+            expected_answer(spec.split(":", 1)[1], "why is the sky blue?") for spec in orders[0]
+        ]
+        # The names are known now, so the next prompt is a new blind conversation (turn 1).
+        await until(pilot, lambda: "Vote kept" in toast_text(app))
         app.clear_notifications()
-        await race(pilot, app, "why is the sky blue?")
-        assert "sim:" not in seen(app)
-        await pilot.press("3")
+        await race(pilot, app, "and at night?")
+        assert "new blind conversation" in toast_text(app)
+        assert "sim:" not in seen(app) and "· turn 2" not in screen_text(app)
+        await pilot.press("0")
         await until(pilot, lambda: len(titles(app)) == 3)
         orders.append(tuple(titles(app)[letter] for letter in "ABC"))
     votes = load_votes()
-    assert [(v.verdict, v.winner) for v in votes] == [
-        ("tie", None),
-        ("all_bad", None),
-        ("win", orders[2][0]),
-        ("win", orders[3][2]),
+    assert [(v.verdict, v.winner, v.turn) for v in votes] == [
+        ("tie", None, 2),
+        ("all_bad", None, 1),
     ]
     assert all(v.blind for v in votes)
-    assert [v.turn for v in votes] == [1, 2, 3, 1]
     assert [v.models for v in votes] == orders
-    # One conversation, one letter per model; the new chat drew another order.
-    assert orders[0] == orders[1] == orders[2]
-    assert orders[3] != orders[0] and sorted(orders[3]) == sorted(orders[0])
 
 
 async def test_votes_are_refused_with_a_notice_when_they_cannot_be_kept(sim_env: str) -> None:

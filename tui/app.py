@@ -358,6 +358,14 @@ class ModelRaceApp(App[int]):
             return False
         if self.racing:
             return self._offer_restart(prompt)
+        if self.arena.names_shown() and self.conversation.turns:
+            # Its models are known now: blind again means a new conversation, newly shuffled.
+            self.conversation = Conversation()
+            self.notify(
+                "The last blind race's names are shown: this prompt starts a new blind "
+                "conversation (turn 1, shuffled anew).",
+                markup=False,
+            )
         try:
             specs = self.arena.order(self.enabled_specs)
             adapters = [make_adapter(spec, self.config) for spec in specs]

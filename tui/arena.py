@@ -83,6 +83,11 @@ class Arena:
         """The race on screen is blind and not voted on yet: names and speed stay hidden."""
         return self.lettered and not self._revealed
 
+    def names_shown(self) -> bool:
+        """The race on screen ran blind and its names are now shown: a follow-up of its
+        conversation could no longer be blind."""
+        return self.on and self.lettered and self._revealed
+
     def order(self, specs: list[str]) -> list[str]:
         """The models in the order the next race runs and shows them."""
         if not self.on:
