@@ -1,8 +1,9 @@
 """The race engine: one prompt over many models, in a chosen mode, measured honestly.
 
-Fairness rules, the same for every mode: clients are built (SDKs imported, servers started)
-before a run's clock starts, and reused for every request in that run. A model's failure is
-recorded in its own result and never cancels, delays or hides another.
+Fairness rules, the same for every mode: clients are ready (SDKs imported, servers started,
+as many connections open as the side uses at once) before a run's clock starts, and reused
+for every request; a pool handed in by the caller keeps them for the next race too. A model's
+failure is recorded in its own result and never cancels, delays or hides another.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Generic, TypeVar
 
+from providers import heap
 from providers.base import Adapter, failure
+from providers.clients import ClientPool, PooledClient
 from providers.echo import quote
 from providers.looplag import LagProbe
 from providers.record import Result, Run, State
@@ -84,12 +87,26 @@ class Runner(Generic[RunT]):
 
     Subclasses build clients in `_prepare` and run one side in `_run_sync` or
     `_run_concurrent`; the clock of a side starts only after its preparation.
+
+    Clients come from `clients` when given, which its owner closes (the dashboard keeps one
+    pool for its life); else from a pool of this runner's own, closed when `run` ends. Either
+    way every side of the run shares them.
     """
 
-    def __init__(self, mode: Mode, runs: list[RunT], adapters: Iterable[Adapter]) -> None:
+    def __init__(
+        self,
+        mode: Mode,
+        runs: list[RunT],
+        adapters: Iterable[Adapter],
+        clients: ClientPool | None = None,
+    ) -> None:
         self.mode = mode
         self.runs = runs
         self._clients_of = list(adapters)
+        self.clients = ClientPool() if clients is None else clients
+        self._owns_clients = clients is None
+        for adapter in self._clients_of:
+            adapter.share_clients(self.clients)
         self._cancel = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Future[None]] = set()
@@ -174,9 +191,11 @@ class Runner(Generic[RunT]):
             raise
         finally:
             self._close_open_runs()
-            # Clients are per run: drop them, so nothing a finished run holds stays open.
             for adapter in self._clients_of:
                 adapter.close()
+            if self._owns_clients:
+                # After every clock; shielded, so a cancelled run still closes them.
+                await asyncio.shield(self.clients.aclose())
         return self.runs
 
     async def _run_side(self, side: Mode, run: RunT) -> None:
@@ -193,8 +212,6 @@ class Runner(Generic[RunT]):
             # Measured when control is back, so hand-off costs count as overhead.
             run.t_end = run.t_end or time.perf_counter()
             self._side_over(run)
-            # After the clock: closing async clients (on their own loop) is not part of it.
-            await asyncio.shield(asyncio.gather(*(a.aclose() for a in self._clients_of)))
 
     def _on_own_loop(self, side: Mode, run: RunT) -> None:
         asyncio.run(self._measured(side, run))
@@ -248,7 +265,13 @@ class Runner(Generic[RunT]):
 class Race(Runner[Run[Result]]):
     """Runs `request` over `adapters` in `mode`; `runs` exist (and fill live) from the start."""
 
-    def __init__(self, adapters: Sequence[Adapter], request: Request, mode: Mode) -> None:
+    def __init__(
+        self,
+        adapters: Sequence[Adapter],
+        request: Request,
+        mode: Mode,
+        clients: ClientPool | None = None,
+    ) -> None:
         self.adapters = list(adapters)
         self.request = request
         runs = [
@@ -261,14 +284,16 @@ class Race(Runner[Run[Result]]):
             )
             for side in mode.sides()
         ]
-        super().__init__(mode, runs, self.adapters)
+        super().__init__(mode, runs, self.adapters, clients)
 
     async def _prepare(self, side: Mode, run: Run[Result]) -> None:
         for adapter, result in zip(self.adapters, run.results, strict=True):
             result.status = adapter.preparing_note
         try:
             sync_clients = side.name in ("sync", "threads", "blocking")
-            await prepare_clients(self.adapters, sync_clients, self.request.timeout)
+            await prepare_clients(
+                self.adapters, sync_clients, self.request.timeout, side_connections(side, run)
+            )
         finally:
             for result in run.results:
                 result.status = None
@@ -386,15 +411,49 @@ def _settle(future: asyncio.Future[Any], setter: Callable[[Any], None], value: A
         setter(value)
 
 
+def side_connections(side: Mode, run: Run[Any]) -> int | None:
+    """How many requests of a side are in flight at once (None: all of them)."""
+    if side.name in ("sync", "blocking"):
+        return 1
+    if side.name == "threads":
+        return run.pool_size or default_pool_size()
+    return side.limit
+
+
 async def prepare_clients(
-    adapters: Iterable[Adapter], sync_clients: bool, timeout: float | None
+    adapters: Iterable[Adapter],
+    sync_clients: bool,
+    timeout: float | None,
+    connections: int | None = None,
 ) -> None:
-    """Import SDKs and build clients off the event loop, all at once, before a clock starts."""
+    """Import SDKs, get clients off the event loop and open the connections the side will
+    use, all before a clock starts.
+
+    A client shared by n models gets min(n, `connections`) warm connections (None: n), as
+    many as the side has requests on it at once; one already holding them is left alone.
+    """
+    adapters = list(adapters)
+    loop = None if sync_clients else asyncio.get_running_loop()
     if sync_clients:
         jobs = [asyncio.to_thread(a.prepare_sync, timeout) for a in adapters]
     else:
         jobs = [a.ready_async(timeout) for a in adapters]
     await asyncio.gather(*jobs)
+    shared: dict[PooledClient, tuple[ClientPool, int]] = {}
+    for adapter in adapters:
+        pooled = adapter.client_for(loop)
+        if pooled is not None:
+            _pool, users = shared.get(pooled, (adapter.clients, 0))
+            shared[pooled] = (adapter.clients, users + 1)
+    wanted = {
+        pooled: (pool, min(users, connections or users)) for pooled, (pool, users) in shared.items()
+    }
+    if sync_clients:
+        warm = [asyncio.to_thread(pool.warm_sync, p, n) for p, (pool, n) in wanted.items()]
+    else:
+        warm = [pool.warm_async(p, n) for p, (pool, n) in wanted.items()]
+    await asyncio.gather(*warm)
+    heap.settle()  # the SDKs are loaded now; a clock starts next
 
 
 async def in_daemon_thread(work: Callable[..., R], *args: Any) -> R:

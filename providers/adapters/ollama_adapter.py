@@ -34,6 +34,10 @@ class OllamaAdapter(Adapter):
         except Exception:
             return f"no Ollama server answers at {self.host()} (set OLLAMA_HOST?)"
 
+    def client_identity(self) -> tuple[str | None, str]:
+        # The SDK sends OLLAMA_API_KEY, when set, as a bearer token.
+        return self.host(), os.environ.get("OLLAMA_API_KEY", "")
+
     def classify(self, exc: BaseException) -> Classified | None:
         ollama = sys.modules.get("ollama")
         if ollama is None or not isinstance(exc, ollama.ResponseError):
@@ -45,21 +49,31 @@ class OllamaAdapter(Adapter):
         return Classified(FailureKind.OTHER, None, detail)  # an error line inside the stream
 
     def make_sync_client(self, timeout: float | None) -> Any:
+        import httpx
         import ollama
 
+        from providers.clients import limits
         from providers.tls import httpx_context
         from providers.watchdog import http_hooks
 
         return ollama.Client(
-            host=self.host(), timeout=timeout, event_hooks=http_hooks(), verify=httpx_context()
+            host=self.host(),
+            timeout=timeout,
+            event_hooks=http_hooks(),
+            verify=httpx_context(),
+            limits=limits(httpx),
         )
 
     def make_async_client(self, timeout: float | None) -> Any:
+        import httpx
         import ollama
 
+        from providers.clients import limits
         from providers.tls import httpx_context
 
-        return ollama.AsyncClient(host=self.host(), timeout=timeout, verify=httpx_context())
+        return ollama.AsyncClient(
+            host=self.host(), timeout=timeout, verify=httpx_context(), limits=limits(httpx)
+        )
 
     def _params(self, request: Request) -> dict[str, Any]:
         options: dict[str, Any] = {}
