@@ -167,16 +167,16 @@ class Adapter:
                 self._sync_client = None
                 self._async_clients.clear()
 
-    def prepare_sync(self, timeout: float | None = None) -> None:
-        """Import the SDK, get the sync client and a warm connection; blocking, so call it
-        off the event loop."""
+    def prepare_sync(self, timeout: float | None = None, *, connect: bool = True) -> None:
+        """Import the SDK, get the sync client and (`connect`) a warm connection; blocking,
+        so call it off the event loop. `prepare_clients` connects for many models at once."""
+        pooled = None
         with self._lock:
             if self._sync_client is None and self._prepare_error is None:
-                self._sync_client = self._build(None, timeout)
-                if self._sync_client is not None:
+                pooled = self._sync_client = self._build(None, timeout)
+                if pooled is not None:
                     warm_sync(self)
-            pooled = self._sync_client
-        if pooled is not None:
+        if pooled is not None and connect:
             self.clients.warm_sync(pooled, 1)
 
     def prepare_async(self, loop: asyncio.AbstractEventLoop, timeout: float | None = None) -> None:
@@ -191,8 +191,9 @@ class Adapter:
     async def ready_async(self, timeout: float | None = None) -> None:
         """This loop's client built (on a worker thread) and connected (on the loop)."""
         loop = asyncio.get_running_loop()
-        if id(loop) not in self._async_clients and self._prepare_error is None:
-            await asyncio.to_thread(self.prepare_async, loop, timeout)
+        if id(loop) in self._async_clients or self._prepare_error is not None:
+            return
+        await asyncio.to_thread(self.prepare_async, loop, timeout)
         pooled = self.client_for(loop)
         if pooled is not None:
             await self.clients.warm_async(pooled, 1)

@@ -433,11 +433,13 @@ async def prepare_clients(
     many as the side has requests on it at once; one already holding them is left alone.
     """
     adapters = list(adapters)
-    loop = None if sync_clients else asyncio.get_running_loop()
+    running = asyncio.get_running_loop()
+    loop = None if sync_clients else running
     if sync_clients:
-        jobs = [asyncio.to_thread(a.prepare_sync, timeout) for a in adapters]
+        prepare = [partial(a.prepare_sync, timeout, connect=False) for a in adapters]
     else:
-        jobs = [a.ready_async(timeout) for a in adapters]
+        prepare = [partial(a.prepare_async, running, timeout) for a in adapters]
+    jobs = [asyncio.to_thread(job) for job in prepare]
     await asyncio.gather(*jobs)
     shared: dict[PooledClient, tuple[ClientPool, int]] = {}
     for adapter in adapters:
