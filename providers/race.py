@@ -411,6 +411,11 @@ def _settle(future: asyncio.Future[Any], setter: Callable[[Any], None], value: A
         setter(value)
 
 
+def _each(jobs: list[Callable[[], None]]) -> None:
+    for job in jobs:
+        job()
+
+
 def side_connections(side: Mode, run: Run[Any]) -> int | None:
     """How many requests of a side are in flight at once (None: all of them)."""
     if side.name in ("sync", "blocking"):
@@ -435,12 +440,16 @@ async def prepare_clients(
     adapters = list(adapters)
     running = asyncio.get_running_loop()
     loop = None if sync_clients else running
-    if sync_clients:
-        prepare = [partial(a.prepare_sync, timeout, connect=False) for a in adapters]
-    else:
-        prepare = [partial(a.prepare_async, running, timeout) for a in adapters]
-    jobs = [asyncio.to_thread(job) for job in prepare]
-    await asyncio.gather(*jobs)
+    # One worker thread per kind of adapter, not per model: SDKs load in parallel, while a
+    # race whose clients are all pooled already pays one hop off the loop, not hundreds.
+    kinds: dict[type, list[Callable[[], None]]] = {}
+    for a in adapters:
+        if sync_clients:
+            job = partial(a.prepare_sync, timeout, connect=False)
+        else:
+            job = partial(a.prepare_async, running, timeout)
+        kinds.setdefault(type(a), []).append(job)
+    await asyncio.gather(*(asyncio.to_thread(_each, jobs) for jobs in kinds.values()))
     shared: dict[PooledClient, tuple[ClientPool, int]] = {}
     for adapter in adapters:
         pooled = adapter.client_for(loop)
