@@ -237,15 +237,20 @@ def _spread(values: list[float]) -> str:
     return f"{statistics.median(values):.3f} [{min(values):.3f}–{max(values):.3f}]"
 
 
-async def _enter_to_clock(n: int, races: int = 5) -> None:
-    """The dashboard, headless: Enter pressed to the race's clock start, race after race."""
+async def _enter_to_clock(n: int, idle: tuple[float, ...] = (0.3, 0.3, 0.3, 0.3, 6.0)) -> None:
+    """The dashboard, headless: Enter pressed to the race's clock start, race after race.
+
+    Each race is sent `idle` seconds after the previous one ended; the last waits longer than
+    the pool trusts an idle connection (providers/clients.py), so it warms them again.
+    """
     from tui.app import ModelRaceApp
     from tui.history import PromptHistory
 
     app = ModelRaceApp(specs(n)[0], history=PromptHistory(None), mode="async")
     times = []
     async with app.run_test(size=(200, 60)) as pilot:
-        for i in range(races):
+        for i, wait in enumerate((0.0, *idle)):
+            await asyncio.sleep(wait)
             app.prompt_box.load_text(f"{PROMPT} ({i})")
             before = app.race
             pressed = time.perf_counter()
@@ -255,9 +260,9 @@ async def _enter_to_clock(n: int, races: int = 5) -> None:
             times.append(app.race.runs[0].t0 - pressed)
             while not app.race.runs[0].over:
                 await pilot.pause(0.05)
-            await pilot.pause(0.3)
     shown = ", ".join(f"{t * 1000:.0f}" for t in times)
     print(f"\ndashboard, {n} models, async: Enter → clock start, ms, race by race: {shown}")
+    print(f"(first race builds the client; each later one sent {idle} s after the last ended)")
 
 
 def _nominal_bound(nominal: list[float], mode: Mode) -> float:

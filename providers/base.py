@@ -204,7 +204,9 @@ class Adapter:
             return self._sync_client
         return self._async_clients.get(id(loop))
 
-    def _build(self, loop: asyncio.AbstractEventLoop | None, timeout: float | None) -> Any:
+    def _build(
+        self, loop: asyncio.AbstractEventLoop | None, timeout: float | None
+    ) -> PooledClient | None:
         try:
             pooled = self.clients.get(self, timeout, loop)
             self.prepare_model(concurrent=loop is not None)

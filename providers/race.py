@@ -14,6 +14,7 @@ import os
 import queue
 import threading
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -450,19 +451,18 @@ async def prepare_clients(
             job = partial(a.prepare_async, running, timeout)
         kinds.setdefault(type(a), []).append(job)
     await asyncio.gather(*(asyncio.to_thread(_each, jobs) for jobs in kinds.values()))
-    shared: dict[PooledClient, tuple[ClientPool, int]] = {}
+    users: Counter[PooledClient] = Counter()
+    pools: dict[PooledClient, ClientPool] = {}
     for adapter in adapters:
         pooled = adapter.client_for(loop)
         if pooled is not None:
-            _pool, users = shared.get(pooled, (adapter.clients, 0))
-            shared[pooled] = (adapter.clients, users + 1)
-    wanted = {
-        pooled: (pool, min(users, connections or users)) for pooled, (pool, users) in shared.items()
-    }
+            users[pooled] += 1
+            pools[pooled] = adapter.clients
+    wanted = {pooled: min(n, connections or n) for pooled, n in users.items()}
     if sync_clients:
-        warm = [asyncio.to_thread(pool.warm_sync, p, n) for p, (pool, n) in wanted.items()]
+        warm = [asyncio.to_thread(pools[p].warm_sync, p, n) for p, n in wanted.items()]
     else:
-        warm = [pool.warm_async(p, n) for p, (pool, n) in wanted.items()]
+        warm = [pools[p].warm_async(p, n) for p, n in wanted.items()]
     await asyncio.gather(*warm)
     heap.settle()  # the SDKs are loaded now; a clock starts next
 
