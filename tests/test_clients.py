@@ -17,7 +17,7 @@ import pytest
 
 from providers.clients import ClientPool
 from providers.config import Config
-from providers.race import Race, parse_mode
+from providers.race import Race, parse_mode, prepare_clients, side_connections
 from providers.record import Run, State
 from providers.registry import make_adapter
 from providers.request import Request
@@ -224,3 +224,30 @@ async def test_the_dashboard_keeps_its_clients_across_races_and_closes_them_on_e
         assert open_to(sim)
     assert [c.is_closed() for c in clients] == [True, True]
     assert open_to(sim) == set()
+
+
+@pytest.mark.parametrize("mode", ["async", "threads", "limit=2", "sync"])
+def test_each_stream_finds_its_connection_open_before_the_clock(sim: SimServer, mode: str) -> None:
+    """As many connections as the side has requests in flight are open once preparing ends,
+    and the race then streams over exactly those."""
+
+    async def go() -> tuple[set[int], set[int], bool]:
+        pool = ClientPool()
+        contest = race(mode, pool)
+        side = contest.mode.sides()[0]
+        await prepare_clients(
+            contest.adapters,
+            side.name != "async" and side.name != "limit",
+            None,
+            side_connections(side, contest.runs[0]),
+        )
+        ready = open_to(sim)
+        [run] = await contest.run()
+        after = open_to(sim)
+        await pool.aclose()
+        return ready, after, all(r.ok for r in run.results)
+
+    ready, after, ok = asyncio.run(go())
+    assert ok
+    assert len(ready) == {"async": 4, "threads": 4, "limit=2": 2, "sync": 1}[mode]
+    assert after == ready

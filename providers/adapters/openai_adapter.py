@@ -47,12 +47,16 @@ class OpenAIAdapter(Adapter):
         import httpx2
         import openai
 
+        from providers.adapters.drain import DrainedAtDone
         from providers.clients import limits
         from providers.tls import httpx2_context
         from providers.watchdog import http_hooks
 
+        transport = DrainedAtDone(
+            httpx2.HTTPTransport(verify=httpx2_context(), limits=limits(httpx2))
+        )
         http = openai.DefaultHttpxClient(
-            event_hooks=http_hooks(), verify=httpx2_context(), limits=limits(httpx2)
+            event_hooks=http_hooks(), verify=httpx2_context(), transport=transport
         )
         return openai.OpenAI(**self._client_args(timeout), http_client=http)
 
