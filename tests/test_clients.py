@@ -251,3 +251,26 @@ def test_each_stream_finds_its_connection_open_before_the_clock(sim: SimServer, 
     assert ok
     assert len(ready) == {"async": 4, "threads": 4, "limit=2": 2, "sync": 1}[mode]
     assert after == ready
+
+
+def test_the_key_is_told_apart_by_a_digest_and_never_shown(
+    sim: SimServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "sk-test-do-not-show-0123456789"
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    monkeypatch.setenv("OPENAI_BASE_URL", (sim.url or "") + "/v1")
+
+    async def described() -> str:
+        pool = ClientPool()
+        adapter = make_adapter("openai:fast,tokens=3,tps=500,ttft=0.01,jitter=0")
+        adapter.share_clients(pool)
+        await prepare_clients([adapter], False, None)
+        pooled = adapter.client_for(asyncio.get_running_loop())
+        text = f"{pooled!r} {pooled.key!r} {pool.stats()!r}" if pooled else ""
+        await pool.aclose()
+        return text
+
+    text = asyncio.run(described())
+    assert "ClientKey(kind='async'" in text
+    assert secret not in text
+    assert secret[3:20] not in text
