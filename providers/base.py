@@ -179,11 +179,14 @@ class Adapter:
         if pooled is not None and connect:
             self.clients.warm_sync(pooled, 1)
 
-    def prepare_async(self, loop: asyncio.AbstractEventLoop, timeout: float | None = None) -> None:
-        """Get the async client for `loop` (async clients must not cross event loops)."""
+    def prepare_async(
+        self, loop: asyncio.AbstractEventLoop, timeout: float | None = None, shard: int = 0
+    ) -> None:
+        """Get the async client for `loop` (async clients must not cross event loops);
+        `shard` picks one of several for models that could share one (providers/clients.py)."""
         with self._lock:
             if id(loop) not in self._async_clients and self._prepare_error is None:
-                pooled = self._build(loop, timeout)
+                pooled = self._build(loop, timeout, shard)
                 if pooled is not None:
                     warm_async(self)
                     self._async_clients[id(loop)] = pooled
@@ -205,10 +208,10 @@ class Adapter:
         return self._async_clients.get(id(loop))
 
     def _build(
-        self, loop: asyncio.AbstractEventLoop | None, timeout: float | None
+        self, loop: asyncio.AbstractEventLoop | None, timeout: float | None, shard: int = 0
     ) -> PooledClient | None:
         try:
-            pooled = self.clients.get(self, timeout, loop)
+            pooled = self.clients.get(self, timeout, loop, shard)
             self.prepare_model(concurrent=loop is not None)
             return pooled
         except MissingKey as exc:

@@ -22,7 +22,7 @@ from typing import Any, Generic, TypeVar
 
 from providers import heap
 from providers.base import Adapter, failure
-from providers.clients import ClientPool, PooledClient
+from providers.clients import MODELS_PER_CLIENT, ClientPool, PooledClient
 from providers.echo import quote
 from providers.looplag import LagProbe
 from providers.record import Result, Run, State
@@ -445,11 +445,13 @@ async def prepare_clients(
     # race whose clients are all pooled already pays one hop off the loop, not hundreds.
     kinds: dict[type, list[Callable[[], None]]] = {}
     for a in adapters:
+        jobs = kinds.setdefault(type(a), [])
         if sync_clients:
             job = partial(a.prepare_sync, timeout, connect=False)
         else:
-            job = partial(a.prepare_async, running, timeout)
-        kinds.setdefault(type(a), []).append(job)
+            # The same models in the same order land on the same clients race after race.
+            job = partial(a.prepare_async, running, timeout, len(jobs) // MODELS_PER_CLIENT)
+        jobs.append(job)
     await asyncio.gather(*(asyncio.to_thread(_each, jobs) for jobs in kinds.values()))
     users: Counter[PooledClient] = Counter()
     pools: dict[PooledClient, ClientPool] = {}
