@@ -76,6 +76,9 @@ class Adapter:
         # Its own pool until a runner (or the dashboard) hands it a shared one.
         self.clients = ClientPool()
         self._owns_clients = True
+        # Which of its key's async clients this model uses; `prepare_clients` sets it from
+        # the model's place in the race (providers/clients.py, MODELS_PER_CLIENT).
+        self.shard = 0
         self._sync_client: PooledClient | None = None
         self._async_clients: dict[int, PooledClient] = {}
         self._prepare_error: Failed | None = None
@@ -179,14 +182,11 @@ class Adapter:
         if pooled is not None and connect:
             self.clients.warm_sync(pooled, 1)
 
-    def prepare_async(
-        self, loop: asyncio.AbstractEventLoop, timeout: float | None = None, shard: int = 0
-    ) -> None:
-        """Get the async client for `loop` (async clients must not cross event loops);
-        `shard` picks one of several for models that could share one (providers/clients.py)."""
+    def prepare_async(self, loop: asyncio.AbstractEventLoop, timeout: float | None = None) -> None:
+        """Get the async client for `loop` (async clients must not cross event loops)."""
         with self._lock:
             if id(loop) not in self._async_clients and self._prepare_error is None:
-                pooled = self._build(loop, timeout, shard)
+                pooled = self._build(loop, timeout, self.shard)
                 if pooled is not None:
                     warm_async(self)
                     self._async_clients[id(loop)] = pooled

@@ -450,7 +450,8 @@ async def prepare_clients(
             job = partial(a.prepare_sync, timeout, connect=False)
         else:
             # The same models in the same order land on the same clients race after race.
-            job = partial(a.prepare_async, running, timeout, len(jobs) // MODELS_PER_CLIENT)
+            a.shard = len(jobs) // MODELS_PER_CLIENT
+            job = partial(a.prepare_async, running, timeout)
         jobs.append(job)
     await asyncio.gather(*(asyncio.to_thread(_each, jobs) for jobs in kinds.values()))
     users: Counter[PooledClient] = Counter()

@@ -274,3 +274,25 @@ def test_the_key_is_told_apart_by_a_digest_and_never_shown(
     assert "ClientKey(kind='async'" in text
     assert secret not in text
     assert secret[3:20] not in text
+
+
+def test_many_models_of_one_key_share_a_few_clients_the_same_race_after_race(
+    sim: SimServer,
+) -> None:
+    """Eight models at most per async client: one client's connection pool is searched
+    connection by connection at every request, which one client for hundreds would pay."""
+    many = [f"sim:fast,tokens=3,tps=500,ttft=0.01,jitter=0,seed={i}" for i in range(10)]
+
+    async def races() -> tuple[list[int], list[int], int]:
+        pool = ClientPool()
+        await race("async", pool, many).run()
+        first = [id(c) for c in pool.clients()]
+        runs = await race("async", pool, many).run()
+        second = [id(c) for c in pool.clients()]
+        await pool.aclose()
+        return first, second, sum(r.ok for r in runs[0].results)
+
+    first, second, ok = asyncio.run(races())
+    assert ok == len(many)
+    assert len(first) == 2
+    assert second == first
