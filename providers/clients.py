@@ -203,7 +203,10 @@ class ClientPool:
             if connections == 1:
                 opened = int(warmup.open_sync(recipe, pooled.sdk))
             else:
-                calls = [_Call(warmup.open_sync, recipe, pooled.sdk) for _ in range(connections)]
+                barrier = threading.Barrier(connections)
+                calls = [
+                    _Call(barrier, warmup.open_sync, recipe, pooled.sdk) for _ in range(connections)
+                ]
                 for call in calls:
                     call.start()
                 opened = sum(call.result() for call in calls)
@@ -265,18 +268,40 @@ class ClientPool:
 
 
 class _Call(threading.Thread):
-    """A blocking free call on a thread of its own, so several hold connections at once."""
+    """A blocking free call on a thread of its own, holding its connection (in the client's
+    response hook, see `sync_hooks`) until every call of the barrier holds one."""
 
-    def __init__(self, work: Any, *args: Any) -> None:
+    def __init__(self, barrier: threading.Barrier, work: Any, *args: Any) -> None:
         super().__init__(daemon=True)
-        self._work, self._args, self._ok = work, args, False
+        self._barrier, self._work, self._args, self._ok = barrier, work, args, False
 
     def run(self) -> None:
-        self._ok = bool(self._work(*self._args))
+        _warming.barrier = self._barrier
+        try:
+            self._ok = bool(self._work(*self._args))
+        finally:
+            _warming.barrier = None
 
     def result(self) -> int:
         self.join()
         return int(self._ok)
+
+
+_warming = threading.local()
+
+
+def sync_hooks(hooks: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """`event_hooks` for a sync client: `hooks`, and one that keeps a warm-up call's
+    connection (its response's headers are in, its body not yet read) until the other calls
+    opening connections at the same time have theirs, so none reuses another's."""
+    return {**hooks, "response": [*hooks.get("response", []), _hold]}
+
+
+def _hold(_response: Any) -> None:
+    barrier = getattr(_warming, "barrier", None)
+    if barrier is not None:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait(timeout=warmup.CONNECT_TIMEOUT_S)
 
 
 def limits(http: Any) -> Any:

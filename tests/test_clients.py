@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from providers.catalog import pointed_at
 from providers.clients import ClientPool
 from providers.config import Config
 from providers.race import Race, parse_mode, prepare_clients, side_connections
@@ -296,3 +297,28 @@ def test_many_models_of_one_key_share_a_few_clients_the_same_race_after_race(
     assert ok == len(many)
     assert len(first) == 2
     assert second == first
+
+
+@pytest.mark.parametrize("mode", ["threads", "async"])
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "gemini", "ollama"])
+def test_every_sdk_streams_over_the_connections_opened_before_the_clock(
+    sim: SimServer, monkeypatch: pytest.MonkeyPatch, provider: str, mode: str
+) -> None:
+    for variable, value in pointed_at(sim.url or "", "test").items():
+        monkeypatch.setenv(variable, value)
+    models = [f"{provider}:fast,tokens=5,tps=500,ttft=0.02,jitter=0,seed={i}" for i in range(4)]
+
+    async def go() -> tuple[set[int], set[int], bool]:
+        pool = ClientPool()
+        contest = race(mode, pool, models)
+        await prepare_clients(contest.adapters, mode == "threads", None, 4)
+        ready = open_to(sim)
+        [run] = await contest.run()
+        after = open_to(sim)
+        await pool.aclose()
+        return ready, after, all(r.ok for r in run.results)
+
+    ready, after, ok = asyncio.run(go())
+    assert ok
+    assert len(ready) == 4
+    assert after == ready

@@ -36,12 +36,12 @@ class AnthropicAdapter(Adapter):
         import anthropic
         import httpx2
 
-        from providers.clients import limits
+        from providers.clients import limits, sync_hooks
         from providers.tls import httpx2_context
         from providers.watchdog import http_hooks
 
         http = anthropic.DefaultHttpxClient(
-            event_hooks=http_hooks(), verify=httpx2_context(), limits=limits(httpx2)
+            event_hooks=sync_hooks(http_hooks()), verify=httpx2_context(), limits=limits(httpx2)
         )
         return anthropic.Anthropic(**self._client_args(timeout), http_client=http)
 

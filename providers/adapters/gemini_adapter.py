@@ -16,9 +16,10 @@ class GeminiAdapter(Adapter):
     warmup = "gemini"
 
     def make_sync_client(self, timeout: float | None) -> Any:
+        from providers.clients import sync_hooks
         from providers.watchdog import http_hooks
 
-        return self._client(timeout, {"event_hooks": http_hooks()})
+        return self._client(timeout, {"event_hooks": sync_hooks(http_hooks())})
 
     def make_async_client(self, timeout: float | None) -> Any:
         # A client of its own per event loop; kept referenced, since google-genai closes

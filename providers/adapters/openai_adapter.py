@@ -48,7 +48,7 @@ class OpenAIAdapter(Adapter):
         import openai
 
         from providers.adapters.drain import DrainedAtDone
-        from providers.clients import limits
+        from providers.clients import limits, sync_hooks
         from providers.tls import httpx2_context
         from providers.watchdog import http_hooks
 
@@ -56,7 +56,7 @@ class OpenAIAdapter(Adapter):
             httpx2.HTTPTransport(verify=httpx2_context(), limits=limits(httpx2))
         )
         http = openai.DefaultHttpxClient(
-            event_hooks=http_hooks(), verify=httpx2_context(), transport=transport
+            event_hooks=sync_hooks(http_hooks()), verify=httpx2_context(), transport=transport
         )
         return openai.OpenAI(**self._client_args(timeout), http_client=http)
 
