@@ -1,15 +1,16 @@
 """SDK clients built once per (provider, base URL, key, timeout) and kept while they serve.
 
 A client costs tens of milliseconds and most of a megabyte to build; one per model per race
-made 256 models take seconds to prepare and hundreds of MB. Models that share a provider,
-an endpoint and a key share one client (up to MODELS_PER_CLIENT of them for an async one; its
-connection pool holds a connection per stream in flight), and a pool kept by the caller (the dashboard keeps one for the process) gives the
-next race the same clients. Async clients belong to the event loop they were built for.
+made 256 models take seconds to prepare and hundreds of MB. Models that share a provider, an
+endpoint and a key share one client (up to MODELS_PER_CLIENT of them for an async one; its
+connection pool holds a connection per stream in flight), and a pool kept by the caller (the
+dashboard keeps one for the process) gives the next race the same clients. Async clients belong
+to the event loop they were built for.
 
-Fairness: a race's clock starts only once its clients hold as many warm connections as the
-side can use at once. A client whose streams all ended cleanly moments ago still holds them,
-so it is not warmed again; one that failed, was cancelled or sat idle near the HTTP library's
-keep-alive expiry is.
+Fairness: a race's clock starts only once its clients hold as many warm connections as the side
+can use at once. A client whose streams all ended cleanly moments ago still holds them, so it
+is not warmed again; one that failed, was cancelled or sat idle near the HTTP library's keep-
+alive expiry is.
 
 The key is part of what tells clients apart but only as a hash: nothing here keeps, prints or
 logs it.
