@@ -1,11 +1,11 @@
 """SDK clients built once per (provider, base URL, key, timeout) and kept while they serve.
 
-A client costs tens of milliseconds and most of a megabyte to build; one per model per race
-made 256 models take seconds to prepare and hundreds of MB. Models that share a provider, an
-endpoint and a key share one client (up to MODELS_PER_CLIENT of them for an async one; its
+Built afresh per model and race, clients and their connections were paid for on every Enter
+(about 70 ms at 32 models in the dashboard) and held per model. Models that share a provider,
+an endpoint and a key share one client (up to MODELS_PER_CLIENT of them for an async one; its
 connection pool holds a connection per stream in flight), and a pool kept by the caller (the
-dashboard keeps one for the process) gives the next race the same clients. Async clients belong
-to the event loop they were built for.
+dashboard keeps one for the process) gives the next race the same clients, connections still
+open. Async clients belong to the event loop they were built for.
 
 Fairness: a race's clock starts only once its clients hold as many warm connections as the side
 can use at once. A client whose streams all ended cleanly moments ago still holds them, so it
