@@ -13,9 +13,9 @@ libraries' own, which every SDK lets through or wraps.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import json
+import os
 import sys
 import threading
 import time
@@ -25,12 +25,13 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from providers.catalog import BY_NAME
+from providers.clients import ClientPool, PooledClient
 from providers.environment import get_key, one_line
 from providers.events import Event, Failed, Finished, Started, TextDelta, Usage
 from providers.failures import Classified, FailureKind, StreamError
 from providers.request import Request
 from providers.spec import Spec
-from providers.warmup import open_async, warm_async, warm_sync
+from providers.warmup import warm_async, warm_sync
 from providers.watchdog import Watch
 
 INCOMPLETE = "stream ended before the provider said it was finished (connection dropped?)"
@@ -72,8 +73,14 @@ class Adapter:
 
     def __init__(self, spec: Spec) -> None:
         self.spec = spec
-        self._sync_client: Any = None
-        self._async_clients: dict[int, Any] = {}
+        # Its own pool until a runner (or the dashboard) hands it a shared one.
+        self.clients = ClientPool()
+        self._owns_clients = True
+        # Which of its key's async clients this model uses; `prepare_clients` sets it from
+        # the model's place in the race (providers/clients.py, MODELS_PER_CLIENT).
+        self.shard = 0
+        self._sync_client: PooledClient | None = None
+        self._async_clients: dict[int, PooledClient] = {}
         self._prepare_error: Failed | None = None
         self._lock = threading.Lock()
 
@@ -87,6 +94,17 @@ class Adapter:
 
     def make_async_client(self, timeout: float | None) -> Any:
         raise NotImplementedError
+
+    def client_identity(self) -> tuple[str | None, str]:
+        """(base URL, key): what, besides the SDK and the timeout, tells this provider's
+        clients apart. Blocking: a simulator or llama.cpp server may start here."""
+        provider = BY_NAME.get(self.spec.provider)
+        variable = None if provider is None else provider.base_url_variable
+        return (os.environ.get(variable) if variable else None), self.api_key()
+
+    def prepare_model(self, concurrent: bool) -> None:
+        """What this model needs before the clock besides a client (a replay registers its
+        recording); blocking, called off the loop once per side kind."""
 
     def pieces_sync(self, client: Any, request: Request) -> Pieces:
         raise NotImplementedError
@@ -142,24 +160,36 @@ class Adapter:
             return str(exc)
         return None
 
-    # --- clients: built before the clock starts, reused within a run --------------------
+    # --- clients: ready before the clock starts, shared through `self.clients` -------------
 
-    def prepare_sync(self, timeout: float | None = None) -> None:
-        """Import the SDK and build the sync client; blocking, so call it off the event loop."""
+    def share_clients(self, pool: ClientPool) -> None:
+        """Take clients from `pool`, which its owner closes (a runner, or the dashboard)."""
+        with self._lock:
+            if pool is not self.clients:
+                self.clients, self._owns_clients = pool, False
+                self._sync_client = None
+                self._async_clients.clear()
+
+    def prepare_sync(self, timeout: float | None = None, *, connect: bool = True) -> None:
+        """Import the SDK, get the sync client and (`connect`) a warm connection; blocking,
+        so call it off the event loop. `prepare_clients` connects for many models at once."""
+        pooled = None
         with self._lock:
             if self._sync_client is None and self._prepare_error is None:
-                self._sync_client = self._build(self.make_sync_client, timeout)
-                if self._sync_client is not None:
-                    warm_sync(self, self._sync_client)
+                pooled = self._sync_client = self._build(None, timeout)
+                if pooled is not None:
+                    warm_sync(self)
+        if pooled is not None and connect:
+            self.clients.warm_sync(pooled, 1)
 
     def prepare_async(self, loop: asyncio.AbstractEventLoop, timeout: float | None = None) -> None:
-        """Build the async client for `loop` (async clients must not cross event loops)."""
+        """Get the async client for `loop` (async clients must not cross event loops)."""
         with self._lock:
             if id(loop) not in self._async_clients and self._prepare_error is None:
-                client = self._build(self.make_async_client, timeout)
-                if client is not None:
+                pooled = self._build(loop, timeout, self.shard)
+                if pooled is not None:
                     warm_async(self)
-                    self._async_clients[id(loop)] = client
+                    self._async_clients[id(loop)] = pooled
 
     async def ready_async(self, timeout: float | None = None) -> None:
         """This loop's client built (on a worker thread) and connected (on the loop)."""
@@ -167,13 +197,23 @@ class Adapter:
         if id(loop) in self._async_clients or self._prepare_error is not None:
             return
         await asyncio.to_thread(self.prepare_async, loop, timeout)
-        client = self._async_clients.get(id(loop))
-        if client is not None:
-            await open_async(self, client)
+        pooled = self.client_for(loop)
+        if pooled is not None:
+            await self.clients.warm_async(pooled, 1)
 
-    def _build(self, factory: Any, timeout: float | None) -> Any:
+    def client_for(self, loop: asyncio.AbstractEventLoop | None) -> PooledClient | None:
+        """The client this model streams with: sync (`loop` None) or async for `loop`."""
+        if loop is None:
+            return self._sync_client
+        return self._async_clients.get(id(loop))
+
+    def _build(
+        self, loop: asyncio.AbstractEventLoop | None, timeout: float | None, shard: int = 0
+    ) -> PooledClient | None:
         try:
-            return factory(timeout)
+            pooled = self.clients.get(self, timeout, loop, shard)
+            self.prepare_model(concurrent=loop is not None)
+            return pooled
         except MissingKey as exc:
             self._prepare_error = Failed(time.perf_counter(), str(exc), FailureKind.AUTH)
         except Exception as exc:
@@ -228,12 +268,27 @@ class Adapter:
         if (failed := self._prepare_failed()) is not None:
             yield failed
             return
+        pooled = self._sync_client
+        assert pooled is not None
+        finished = False
+        pooled.begin()
+        try:
+            with closing(self._pull_sync(pooled.sdk, request, cancel)) as events:
+                for event in events:
+                    finished = finished or isinstance(event, Finished)
+                    yield event
+        finally:
+            pooled.end(finished)  # a finished answer gave its connection back
+
+    def _pull_sync(
+        self, client: Any, request: Request, cancel: threading.Event | None
+    ) -> Generator[Event, None, None]:
         deadline = _deadline(request)
         finished = False
         # The watch ends a read blocked past the deadline or a cancel (providers/watchdog.py).
         watch = Watch(deadline, cancel)
         try:
-            with watch, closing(self.pieces_sync(self._sync_client, request)) as pieces:
+            with watch, closing(self.pieces_sync(client, request)) as pieces:
                 for piece in watch.pull(pieces):
                     now = time.perf_counter()
                     if cancel is not None and cancel.is_set():
@@ -261,9 +316,22 @@ class Adapter:
         if (failed := self._prepare_failed()) is not None:
             yield failed
             return
+        pooled = self._async_clients[id(loop)]
+        finished = False
+        pooled.begin()
+        try:
+            async with aclosing(self._pull_async(pooled.sdk, request, loop)) as events:
+                async for event in events:
+                    finished = finished or isinstance(event, Finished)
+                    yield event
+        finally:
+            pooled.end(finished)
+
+    async def _pull_async(
+        self, client: Any, request: Request, loop: asyncio.AbstractEventLoop
+    ) -> AsyncGenerator[Event, None]:
         deadline = _deadline(request)
         finished = False
-        client = self._async_clients[id(loop)]
         async with aclosing(self.pieces_async(client, request)) as pieces:
             while True:
                 try:
@@ -290,19 +358,25 @@ class Adapter:
         """Close an async client while its loop still runs (else httpx complains at exit)."""
         await client.close()
 
+    def close_sync_client(self, client: Any) -> None:
+        client.close()
+
     async def aclose(self) -> None:
-        """Close this loop's async client; call it from the loop that used it."""
-        client = self._async_clients.pop(id(asyncio.get_running_loop()), None)
-        if client is not None:
-            with contextlib.suppress(Exception):
-                await self.close_async_client(client)
+        """Let go of this loop's async client; closed here when the pool is this adapter's
+        own (a shared pool is closed by its owner). Call it from the loop that used it."""
+        self._async_clients.pop(id(asyncio.get_running_loop()), None)
+        if self._owns_clients:
+            await self.clients.aclose()
 
     def close(self) -> None:
-        """Drop clients; the next run builds fresh ones."""
+        """Let go of every client (closing sync ones of an own pool); the next run gets its
+        clients again."""
         with self._lock:
             self._sync_client = None
             self._async_clients.clear()
             self._prepare_error = None
+        if self._owns_clients:
+            self.clients.close()
 
 
 def _stamp(piece: Piece, now: float) -> Event | None:

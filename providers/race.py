@@ -1,8 +1,9 @@
 """The race engine: one prompt over many models, in a chosen mode, measured honestly.
 
-Fairness rules, the same for every mode: clients are built (SDKs imported, servers started)
-before a run's clock starts, and reused for every request in that run. A model's failure is
-recorded in its own result and never cancels, delays or hides another.
+Fairness rules, the same for every mode: clients are ready (SDKs imported, servers started,
+as many connections open as the side uses at once) before a run's clock starts, and reused
+for every request; a pool handed in by the caller keeps them for the next race too. A model's
+failure is recorded in its own result and never cancels, delays or hides another.
 """
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ import os
 import queue
 import threading
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Generic, TypeVar
 
+from providers import heap
 from providers.base import Adapter, failure
+from providers.clients import MODELS_PER_CLIENT, ClientPool, PooledClient
 from providers.echo import quote
 from providers.looplag import LagProbe
 from providers.record import Result, Run, State
@@ -84,12 +88,26 @@ class Runner(Generic[RunT]):
 
     Subclasses build clients in `_prepare` and run one side in `_run_sync` or
     `_run_concurrent`; the clock of a side starts only after its preparation.
+
+    Clients come from `clients` when given, which its owner closes (the dashboard keeps one
+    pool for its life); else from a pool of this runner's own, closed when `run` ends. Either
+    way every side of the run shares them.
     """
 
-    def __init__(self, mode: Mode, runs: list[RunT], adapters: Iterable[Adapter]) -> None:
+    def __init__(
+        self,
+        mode: Mode,
+        runs: list[RunT],
+        adapters: Iterable[Adapter],
+        clients: ClientPool | None = None,
+    ) -> None:
         self.mode = mode
         self.runs = runs
         self._clients_of = list(adapters)
+        self.clients = ClientPool() if clients is None else clients
+        self._owns_clients = clients is None
+        for adapter in self._clients_of:
+            adapter.share_clients(self.clients)
         self._cancel = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Future[None]] = set()
@@ -174,9 +192,11 @@ class Runner(Generic[RunT]):
             raise
         finally:
             self._close_open_runs()
-            # Clients are per run: drop them, so nothing a finished run holds stays open.
             for adapter in self._clients_of:
                 adapter.close()
+            if self._owns_clients:
+                # After every clock; shielded, so a cancelled run still closes them.
+                await asyncio.shield(self.clients.aclose())
         return self.runs
 
     async def _run_side(self, side: Mode, run: RunT) -> None:
@@ -193,8 +213,6 @@ class Runner(Generic[RunT]):
             # Measured when control is back, so hand-off costs count as overhead.
             run.t_end = run.t_end or time.perf_counter()
             self._side_over(run)
-            # After the clock: closing async clients (on their own loop) is not part of it.
-            await asyncio.shield(asyncio.gather(*(a.aclose() for a in self._clients_of)))
 
     def _on_own_loop(self, side: Mode, run: RunT) -> None:
         asyncio.run(self._measured(side, run))
@@ -257,6 +275,7 @@ class Race(Runner[Run[Result]]):
         request: Request,
         mode: Mode,
         follow_up: FollowUp | None = None,
+        clients: ClientPool | None = None,
     ) -> None:
         self.adapters = list(adapters)
         self.request = request
@@ -275,14 +294,16 @@ class Race(Runner[Run[Result]]):
             )
             for side in mode.sides()
         ]
-        super().__init__(mode, runs, self.adapters)
+        super().__init__(mode, runs, self.adapters, clients)
 
     async def _prepare(self, side: Mode, run: Run[Result]) -> None:
         for adapter, result in zip(self.adapters, run.results, strict=True):
             result.status = adapter.preparing_note
         try:
             sync_clients = side.name in ("sync", "threads", "blocking")
-            await prepare_clients(self.adapters, sync_clients, self.request.timeout)
+            await prepare_clients(
+                self.adapters, sync_clients, self.request.timeout, side_connections(side, run)
+            )
         finally:
             for result in run.results:
                 result.status = None
@@ -400,15 +421,62 @@ def _settle(future: asyncio.Future[Any], setter: Callable[[Any], None], value: A
         setter(value)
 
 
+def _each(jobs: list[Callable[[], None]]) -> None:
+    for job in jobs:
+        job()
+
+
+def side_connections(side: Mode, run: Run[Any]) -> int | None:
+    """How many requests of a side are in flight at once (None: all of them)."""
+    if side.name in ("sync", "blocking"):
+        return 1
+    if side.name == "threads":
+        return run.pool_size or default_pool_size()
+    return side.limit
+
+
 async def prepare_clients(
-    adapters: Iterable[Adapter], sync_clients: bool, timeout: float | None
+    adapters: Iterable[Adapter],
+    sync_clients: bool,
+    timeout: float | None,
+    connections: int | None = None,
 ) -> None:
-    """Import SDKs and build clients off the event loop, all at once, before a clock starts."""
+    """Import SDKs, get clients off the event loop and open the connections the side will
+    use, all before a clock starts.
+
+    A client shared by n models gets min(n, `connections`) warm connections (None: n), as
+    many as the side has requests on it at once; one already holding them is left alone.
+    """
+    adapters = list(adapters)
+    running = asyncio.get_running_loop()
+    loop = None if sync_clients else running
+    # One worker thread per kind of adapter, not per model: SDKs load in parallel, while a
+    # race whose clients are all pooled already pays one hop off the loop, not hundreds.
+    kinds: dict[type, list[Callable[[], None]]] = {}
+    for a in adapters:
+        jobs = kinds.setdefault(type(a), [])
+        if sync_clients:
+            job = partial(a.prepare_sync, timeout, connect=False)
+        else:
+            # The same models in the same order land on the same clients race after race.
+            a.shard = len(jobs) // MODELS_PER_CLIENT
+            job = partial(a.prepare_async, running, timeout)
+        jobs.append(job)
+    await asyncio.gather(*(asyncio.to_thread(_each, jobs) for jobs in kinds.values()))
+    users: Counter[PooledClient] = Counter()
+    pools: dict[PooledClient, ClientPool] = {}
+    for adapter in adapters:
+        pooled = adapter.client_for(loop)
+        if pooled is not None:
+            users[pooled] += 1
+            pools[pooled] = adapter.clients
+    wanted = {pooled: min(n, connections or n) for pooled, n in users.items()}
     if sync_clients:
-        jobs = [asyncio.to_thread(a.prepare_sync, timeout) for a in adapters]
+        warm = [asyncio.to_thread(pools[p].warm_sync, p, n) for p, n in wanted.items()]
     else:
-        jobs = [a.ready_async(timeout) for a in adapters]
-    await asyncio.gather(*jobs)
+        warm = [pools[p].warm_async(p, n) for p, n in wanted.items()]
+    await asyncio.gather(*warm)
+    heap.settle()  # the SDKs are loaded now; a clock starts next
 
 
 async def in_daemon_thread(work: Callable[..., R], *args: Any) -> R:

@@ -7,8 +7,10 @@ alone that lands in the first model's time to first token. Two steps, neither sp
 - once per process and SDK (sync and async apart): the adapter's own streaming call, made on a
   throwaway client whose transport answers in-process with a canned one-token stream in that
   API's wire format — no byte leaves the process, every SDK code path of a real call runs;
-- once per client: a free call on the real client (the provider's model list), which opens the
-  connection the first request then reuses. Its failure is ignored: the race will report it.
+- once per connection a side will use at once: a free call on the real client (the
+  provider's model list), which opens a connection a request then reuses. Its failure is
+  ignored: the race will report it. Clients are shared and kept (providers/clients.py), so
+  a client whose connections are known warm is not called again.
 """
 
 from __future__ import annotations
@@ -148,14 +150,21 @@ _locks: dict[tuple[str, bool], threading.Lock] = {}
 _locks_guard = threading.Lock()
 
 
-def warm_sync(adapter: Adapter, client: Any) -> None:
-    """Warm the SDK's sync path for this process and open `client`'s connection."""
+def warm_sync(adapter: Adapter) -> None:
+    """Warm the SDK's sync path for this process (no network)."""
     recipe = RECIPES.get(adapter.warmup or "")
     if recipe is None:
         return
     _once((adapter.warmup or "", False), lambda: _local_call_sync(adapter, recipe))
-    with contextlib.suppress(Exception):
+
+
+def open_sync(recipe: Recipe, client: Any) -> bool:
+    """Open a connection of `client` with a free call (blocking); False when it failed."""
+    try:
         recipe.free_call_sync(client)
+    except Exception:
+        return False
+    return True
 
 
 def warm_async(adapter: Adapter) -> None:
@@ -169,17 +178,18 @@ def warm_async(adapter: Adapter) -> None:
     _once((adapter.warmup or "", True), lambda: asyncio.run(_local_call_async(adapter, recipe)))
 
 
-async def open_async(adapter: Adapter, client: Any) -> None:
-    """Open `client`'s connection with a free call, on its own loop, before the clock.
+async def open_async(recipe: Recipe, client: Any) -> bool:
+    """Open a connection of `client` with a free call, on its own loop, before the clock;
+    False when it failed.
 
     Awaited on the loop itself, never waited for from a worker thread: the SDK may hand work
     (a name lookup) to the loop's default executor, which blocked workers would starve.
     """
-    recipe = RECIPES.get(adapter.warmup or "")
-    if recipe is None:
-        return
-    with contextlib.suppress(Exception):
+    try:
         await asyncio.wait_for(recipe.free_call_async(client), CONNECT_TIMEOUT_S + 1)
+    except Exception:
+        return False
+    return True
 
 
 def _once(key: tuple[str, bool], work: Callable[[], None]) -> None:

@@ -13,8 +13,9 @@ the connection and lets the worker thread end.
 Both httpx and httpx2 (the SDKs use one or the other) pass the same public hooks: the request's
 `trace` extension reports each new connection, and the response's `network_stream` extension
 the connection a reused one came on. (So a reused connection whose server never sends headers
-is ended by the SDK's own read timeout, set to the same N, not by a cancel. Runs build fresh
-clients, so only a pipeline's later steps on the same model reuse connections.)
+is ended by the SDK's own read timeout, set to the same N, not by a cancel. Clients are kept
+and their connections opened before the clock (providers/clients.py), so most requests reuse
+one.)
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from providers import Config, Request, SpecError, make_adapter
 from providers.arena.conversation import Conversation, Turn
+from providers.clients import ClientPool
 from providers.environment import redact
 from providers.pipeline import PipelineError, PipelineRunner, load_pipeline
 from providers.pipeline.runner import PIPELINE_MODES
@@ -159,6 +160,8 @@ class ModelRaceApp(App[int]):
         self.settings = Settings()
         self.mode = str(parse_mode(mode))
         self.race: Race | PipelineRunner | None = None
+        # SDK clients for every race of this session; closed when the app closes.
+        self.clients = ClientPool()
         # Panels show either the chosen models or, after ctrl+o, a pipeline's steps.
         self.panel_titles: list[str] = []
         self.runs: list[Run] = []
@@ -242,6 +245,9 @@ class ModelRaceApp(App[int]):
             self.notify(message, title="Model skipped", severity="error", markup=False)
         if not self.panels:
             self.notify("No models: press ctrl+l to add some.", severity="warning")
+
+    async def on_unmount(self) -> None:
+        await self.clients.aclose()
 
     # --- the poll: the only place panels and the timeline learn about new tokens --------------
 
@@ -393,7 +399,7 @@ class ModelRaceApp(App[int]):
                 f"{spec} joins at turn {follow_up.turn}: it starts with no earlier turns.",
                 markup=False,
             )
-        self.race = Race(adapters, request, mode, follow_up)
+        self.race = Race(adapters, request, mode, follow_up, self.clients)
         self.arena.begin(self.race)
         self._show_run_label(f"running {mode} · {len(adapters)} models")
         self._launch(self.race, specs)

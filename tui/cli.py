@@ -385,6 +385,10 @@ def _run(argv: Sequence[str] | None) -> int:
             from tui.commands.leaderboard import run_leaderboard
 
             return run_leaderboard(args)
+        if args.command in HEADLESS_RACES:
+            from providers import heap
+
+            heap.manage()  # the dashboard's GC policy (tui/app.py) for races without it
         config = load_config()
         if config.notice:
             print(f"modelrace: {error_line(config.notice)}", file=sys.stderr)
@@ -456,6 +460,8 @@ def _run(argv: Sequence[str] | None) -> int:
         return _unwritable(exc)
 
 
+# Commands that race without the dashboard.
+HEADLESS_RACES = ("run", "pipeline", "bench")
 # What a write to stdout fails with when the disk or the device cannot take it.
 _WRITE_ERRORS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EIO}
 

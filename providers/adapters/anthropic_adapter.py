@@ -34,19 +34,25 @@ class AnthropicAdapter(Adapter):
 
     def make_sync_client(self, timeout: float | None) -> Any:
         import anthropic
+        import httpx2
 
+        from providers.clients import limits, sync_hooks
         from providers.tls import httpx2_context
         from providers.watchdog import http_hooks
 
-        http = anthropic.DefaultHttpxClient(event_hooks=http_hooks(), verify=httpx2_context())
+        http = anthropic.DefaultHttpxClient(
+            event_hooks=sync_hooks(http_hooks()), verify=httpx2_context(), limits=limits(httpx2)
+        )
         return anthropic.Anthropic(**self._client_args(timeout), http_client=http)
 
     def make_async_client(self, timeout: float | None) -> Any:
         import anthropic
+        import httpx2
 
+        from providers.clients import limits
         from providers.tls import httpx2_context
 
-        http = anthropic.DefaultAsyncHttpxClient(verify=httpx2_context())
+        http = anthropic.DefaultAsyncHttpxClient(verify=httpx2_context(), limits=limits(httpx2))
         return anthropic.AsyncAnthropic(**self._client_args(timeout), http_client=http)
 
     def classify(self, exc: BaseException) -> Classified | None:

@@ -16,9 +16,10 @@ class GeminiAdapter(Adapter):
     warmup = "gemini"
 
     def make_sync_client(self, timeout: float | None) -> Any:
+        from providers.clients import sync_hooks
         from providers.watchdog import http_hooks
 
-        return self._client(timeout, {"event_hooks": http_hooks()})
+        return self._client(timeout, {"event_hooks": sync_hooks(http_hooks())})
 
     def make_async_client(self, timeout: float | None) -> Any:
         # A client of its own per event loop; kept referenced, since google-genai closes
@@ -26,15 +27,19 @@ class GeminiAdapter(Adapter):
         return self._client(timeout)
 
     def _client(self, timeout: float | None, sync_args: dict[str, Any] | None = None) -> Any:
+        import httpx2
         from google import genai
         from google.genai import types
 
-        from providers.tls import httpx2_context
+        from providers.clients import limits
+        from providers.tls import aiohttp_context, httpx2_context
 
-        # google-genai gives the async client the sync client's TLS context too.
+        # google-genai gives its async httpx2 client the sync one's TLS context too; its
+        # aiohttp side (and websockets) would build two contexts of their own per client.
         options = types.HttpOptions(
             timeout=int(timeout * 1000) if timeout else None,
-            client_args={**(sync_args or {}), "verify": httpx2_context()},
+            client_args={**(sync_args or {}), "verify": httpx2_context(), "limits": limits(httpx2)},
+            async_client_args={"ssl": aiohttp_context(), "limits": limits(httpx2)},
         )
         client = genai.Client(api_key=self.api_key(), http_options=options)
         # Build the lazily created model resources now, off the loop, before the clock.
@@ -58,6 +63,9 @@ class GeminiAdapter(Adapter):
 
     async def close_async_client(self, client: Any) -> None:
         await client.aio.aclose()
+
+    def close_sync_client(self, client: Any) -> None:
+        client.close()
 
     def _config(self, request: Request) -> Any:
         from google.genai import types

@@ -34,6 +34,10 @@ class OllamaAdapter(Adapter):
         except Exception:
             return f"no Ollama server answers at {self.host()} (set OLLAMA_HOST?)"
 
+    def client_identity(self) -> tuple[str | None, str]:
+        # The SDK sends OLLAMA_API_KEY, when set, as a bearer token.
+        return self.host(), os.environ.get("OLLAMA_API_KEY", "")
+
     def classify(self, exc: BaseException) -> Classified | None:
         ollama = sys.modules.get("ollama")
         if ollama is None or not isinstance(exc, ollama.ResponseError):
@@ -45,21 +49,31 @@ class OllamaAdapter(Adapter):
         return Classified(FailureKind.OTHER, None, detail)  # an error line inside the stream
 
     def make_sync_client(self, timeout: float | None) -> Any:
+        import httpx
         import ollama
 
+        from providers.clients import limits, sync_hooks
         from providers.tls import httpx_context
         from providers.watchdog import http_hooks
 
         return ollama.Client(
-            host=self.host(), timeout=timeout, event_hooks=http_hooks(), verify=httpx_context()
+            host=self.host(),
+            timeout=timeout,
+            event_hooks=sync_hooks(http_hooks()),
+            verify=httpx_context(),
+            limits=limits(httpx),
         )
 
     def make_async_client(self, timeout: float | None) -> Any:
+        import httpx
         import ollama
 
+        from providers.clients import limits
         from providers.tls import httpx_context
 
-        return ollama.AsyncClient(host=self.host(), timeout=timeout, verify=httpx_context())
+        return ollama.AsyncClient(
+            host=self.host(), timeout=timeout, verify=httpx_context(), limits=limits(httpx)
+        )
 
     def _params(self, request: Request) -> dict[str, Any]:
         options: dict[str, Any] = {}
@@ -74,22 +88,35 @@ class OllamaAdapter(Adapter):
             "options": options or None,
         }
 
+    # The end is passed on once the body has ended: a consumer that stops at the end marker
+    # must not close the response unread, which would close its connection too.
+
     def pieces_sync(self, client: Any, request: Request) -> Pieces:
+        last = None
         with closing(client.chat(**self._params(request))) as parts:
             for part in parts:
-                yield from _read(part)
+                yield from _text(part)
+                last = part if part.done else last
+        yield from _end(last)
 
     async def pieces_async(self, client: Any, request: Request) -> AsyncPieces:
+        last = None
         async with aclosing(await client.chat(**self._params(request))) as parts:
             async for part in parts:
-                for piece in _read(part):
+                for piece in _text(part):
                     yield piece
+                last = part if part.done else last
+        for piece in _end(last):
+            yield piece
 
 
-def _read(part: Any) -> Iterator[Piece]:
+def _text(part: Any) -> Iterator[Piece]:
     message = part.message
     if message is not None and message.content:
         yield message.content
-    if part.done:
-        yield Tokens(part.prompt_eval_count, part.eval_count)
-        yield Done(part.done_reason)
+
+
+def _end(last: Any) -> Iterator[Piece]:
+    if last is not None:
+        yield Tokens(last.prompt_eval_count, last.eval_count)
+        yield Done(last.done_reason)

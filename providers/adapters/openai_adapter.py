@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from typing import Any, ClassVar
@@ -29,6 +30,9 @@ class OpenAIAdapter(Adapter):
         # A keyless local server still needs a non-empty string for the SDK.
         return (get_key(endpoint.api_key_env) if endpoint.api_key_env else None) or "none"
 
+    def client_identity(self) -> tuple[str | None, str]:
+        return self.base_url() or os.environ.get("OPENAI_BASE_URL"), self.api_key()
+
     def problem(self) -> str | None:
         endpoint = self.spec.endpoint
         if endpoint is not None and endpoint.api_key_env and not get_key(endpoint.api_key_env):
@@ -40,20 +44,30 @@ class OpenAIAdapter(Adapter):
         return None if openai is None else stainless.classify(openai, exc)
 
     def make_sync_client(self, timeout: float | None) -> Any:
+        import httpx2
         import openai
 
+        from providers.adapters.drain import DrainedAtDone
+        from providers.clients import limits, sync_hooks
         from providers.tls import httpx2_context
         from providers.watchdog import http_hooks
 
-        http = openai.DefaultHttpxClient(event_hooks=http_hooks(), verify=httpx2_context())
+        transport = DrainedAtDone(
+            httpx2.HTTPTransport(verify=httpx2_context(), limits=limits(httpx2))
+        )
+        http = openai.DefaultHttpxClient(
+            event_hooks=sync_hooks(http_hooks()), verify=httpx2_context(), transport=transport
+        )
         return openai.OpenAI(**self._client_args(timeout), http_client=http)
 
     def make_async_client(self, timeout: float | None) -> Any:
+        import httpx2
         import openai
 
+        from providers.clients import limits
         from providers.tls import httpx2_context
 
-        http = openai.DefaultAsyncHttpxClient(verify=httpx2_context())
+        http = openai.DefaultAsyncHttpxClient(verify=httpx2_context(), limits=limits(httpx2))
         return openai.AsyncOpenAI(**self._client_args(timeout), http_client=http)
 
     def _client_args(self, timeout: float | None) -> dict[str, Any]:

@@ -62,17 +62,11 @@ class ReplayAdapter(SimAdapter):
     def problem(self) -> str | None:
         return self.spec_problem()
 
-    # --- clients: the recording is handed to the simulator when they are built ------------
+    # --- before the clock: the recording is handed to the simulator ----------------------
 
-    def make_sync_client(self, timeout: float | None) -> Any:
-        client = super().make_sync_client(timeout)
-        self._names[False] = self._register(concurrent=False)
-        return client
-
-    def make_async_client(self, timeout: float | None) -> Any:
-        client = super().make_async_client(timeout)
-        self._names[True] = self._register(concurrent=True)
-        return client
+    def prepare_model(self, concurrent: bool) -> None:
+        if concurrent not in self._names:
+            self._names[concurrent] = self._register(concurrent=concurrent)
 
     def _register(self, *, concurrent: bool) -> str:
         from providers.store.replay import recording

@@ -9,6 +9,7 @@ from typing import Any
 from providers.base import Adapter
 from providers.bench.samples import Sample, Summary, summarise
 from providers.bench.stats import QUANTILE_METHOD, bootstrap_median
+from providers.clients import ClientPool
 from providers.race import Mode, Race
 from providers.record import State, no_speedup_reason, speedup
 from providers.request import Request
@@ -48,17 +49,22 @@ class RepeatBench:
 
     async def run(self, progress: Progress | None = None) -> None:
         total = self.warmup + self.repeat
-        for i in range(total):
-            measured = i >= self.warmup
-            label = f"race {i - self.warmup + 1}/{self.repeat}" if measured else "warm-up"
-            if progress is not None:
-                progress(i, total, label)
-            race = Race(self.adapters, self.request, self.mode)
-            try:
-                await race.run()
-            finally:
-                if measured:
-                    self._keep(race, i - self.warmup)
+        # One set of clients for every race, as the dashboard keeps them across races.
+        clients = ClientPool()
+        try:
+            for i in range(total):
+                measured = i >= self.warmup
+                label = f"race {i - self.warmup + 1}/{self.repeat}" if measured else "warm-up"
+                if progress is not None:
+                    progress(i, total, label)
+                race = Race(self.adapters, self.request, self.mode, clients=clients)
+                try:
+                    await race.run()
+                finally:
+                    if measured:
+                        self._keep(race, i - self.warmup)
+        finally:
+            await clients.aclose()
         if progress is not None:
             progress(total, total, "done")
 
