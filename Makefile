@@ -48,6 +48,14 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/store.py
 	$(BIN)/python benchmarks/local.py
+	$(BIN)/python benchmarks/app_load.py
+	$(BIN)/python benchmarks/long_line.py
+	$(BIN)/python benchmarks/timeline.py
+	$(BIN)/python benchmarks/replay.py
+	$(BIN)/python benchmarks/first_call.py
+	$(BIN)/python benchmarks/accuracy.py
+	$(BIN)/python benchmarks/leaderboard.py
+	$(BIN)/python benchmarks/soak.py
 
 clean:
 	rm -rf $(VENV)
