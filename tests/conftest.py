@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterator
 
@@ -49,3 +50,13 @@ def _no_user_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempP
     # Inherited by the `modelrace` processes tests start, too: none reads a .env by accident.
     monkeypatch.setenv("MODELRACE_NO_DOTENV", "1")
     os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
+
+
+@pytest.fixture(autouse=True)
+def _restore_gc() -> Iterator[None]:
+    """The app and headless runs tune the process's GC (freeze, thresholds): each test
+    gives the next one the defaults back."""
+    thresholds = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*thresholds)

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import html
 import re
+import time
+from collections.abc import Callable
+from typing import Any
 
 from textual.app import App
+from textual.pilot import Pilot
 
 _TEXT = re.compile(
     r'<text [^>]*x="([\d.]+)"[^>]*clip-path="url\(#[\w-]+-line-(\d+)\)"[^>]*>(.*?)</text>'
@@ -44,3 +48,13 @@ def on_screen(app: App[object], *texts: str) -> bool:
     """Every text is on screen or in a notification; spacing and wrapping are ignored."""
     seen = "".join((screen_text(app) + toast_text(app)).split())
     return all("".join(text.split()) in seen for text in texts)
+
+
+async def until(pilot: Pilot[Any], check: Callable[[], bool], timeout: float = 15.0) -> None:
+    """Wait until `check` holds, as a user would wait for the screen; a timeout fails the
+    test with the screen it was looking at."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time:\n" + screen_text(pilot.app))
+        await pilot.pause(0.05)

@@ -6,16 +6,14 @@ prompt box, files written, or the records the engine exports; never the widgets'
 
 from __future__ import annotations
 
-import gc
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from screen import on_screen, screen_lines
+from screen import on_screen, screen_lines, until
 
 from providers.record import Result, Run, State, speedup
 from providers.sim import SimServer, expected_answer
@@ -29,13 +27,11 @@ from tui.widgets.panel import AnswerPanel
 ROOT = Path(__file__).resolve().parent.parent
 SDKS = ("openai", "anthropic", "google.genai", "ollama")
 FAST = "sim:fast,tokens=30,tps=300,ttft=0.05"
-THRESHOLDS: list[int] = []
 FAST2 = "sim:localish,tokens=20,tps=300,ttft=0.1,jitter=0"
 
 
 @pytest.fixture(scope="module", autouse=True)
 def sim() -> Iterator[str]:
-    THRESHOLDS[:] = gc.get_threshold()
     server = SimServer()
     url = server.start()
     old = os.environ.get("MODELRACE_SIM_URL")
@@ -46,21 +42,10 @@ def sim() -> Iterator[str]:
     else:
         os.environ["MODELRACE_SIM_URL"] = old
     server.stop()
-    # The app tunes the process's GC while it runs; give other test modules the defaults back.
-    gc.unfreeze()
-    gc.set_threshold(*THRESHOLDS)
 
 
 def make_app(specs: list[str], mode: str = "async", path: Path | None = None) -> ModelRaceApp:
     return ModelRaceApp(specs, history=PromptHistory(path), mode=mode)
-
-
-async def until(pilot, check: Callable[[], bool], timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await pilot.pause(0.05)
 
 
 async def send(pilot, app: ModelRaceApp, prompt: str) -> None:  # type: ignore[no-untyped-def]

@@ -5,15 +5,13 @@ Driven through Textual's pilot against the real simulator; checks read the scree
 
 from __future__ import annotations
 
-import gc
 import json
 import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from cli_helpers import modelrace
-from screen import on_screen, screen_lines
+from screen import on_screen, screen_lines, until
 
 from providers.sim import SimServer, expected_answer
 from tui.app import ModelRaceApp
@@ -27,7 +25,6 @@ ECHO = "sim:fast,echo=1,tps=2000,ttft=0.02,jitter=0"
 
 @pytest.fixture(scope="module", autouse=True)
 def sim() -> Iterator[str]:
-    thresholds = gc.get_threshold()
     server = SimServer()
     url = server.start()
     old = os.environ.get("MODELRACE_SIM_URL")
@@ -38,16 +35,6 @@ def sim() -> Iterator[str]:
     else:
         os.environ["MODELRACE_SIM_URL"] = old
     server.stop()
-    gc.unfreeze()
-    gc.set_threshold(*thresholds)
-
-
-async def until(pilot, check: Callable[[], bool], timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await pilot.pause(0.05)
 
 
 async def ask(pilot, app: ModelRaceApp, prompt: str) -> None:  # type: ignore[no-untyped-def]

@@ -4,13 +4,10 @@ races over the simulator on loopback, or recorded runs when the two sides must d
 
 from __future__ import annotations
 
-import gc
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from screen import on_screen, screen_lines
+from screen import on_screen, screen_lines, until
 
 from providers import Request, make_adapter
 from providers.events import Finished, Started, TextDelta
@@ -27,23 +24,7 @@ FAST2 = "sim:localish,tokens=20,tps=300,ttft=0.1,jitter=0"
 SIZE = (120, 36)
 
 
-@pytest.fixture(autouse=True)
-def _env(sim_env: str) -> Iterator[None]:
-    thresholds = gc.get_threshold()
-    yield
-    # The app tunes the process's GC while it runs; give other tests the defaults back.
-    gc.unfreeze()
-    gc.set_threshold(*thresholds)
-
-
-async def until(pilot, check: Callable[[], bool], timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(
-                "condition not met in time:\n" + "\n".join(screen_lines(pilot.app))
-            )
-        await pilot.pause(0.05)
+pytestmark = pytest.mark.usefixtures("sim_env")
 
 
 async def race_and_store(prompt: str, specs: list[str], mode: str = "both") -> tuple[int, Race]:

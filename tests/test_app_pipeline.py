@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import gc
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,14 +27,6 @@ model = "sim:{MODEL}"
 after = ["a", "b"]
 prompt = "{{steps.a}} {{steps.b}} {{input}}"
 """
-
-
-@pytest.fixture(autouse=True)
-def _restore_gc() -> Iterator[None]:
-    thresholds = gc.get_threshold()
-    yield
-    gc.unfreeze()
-    gc.set_threshold(*thresholds)
 
 
 async def test_a_pipeline_runs_in_the_dashboard(sim_env: str, tmp_path: Path, monkeypatch):

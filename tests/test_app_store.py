@@ -6,18 +6,15 @@ test points MODELRACE_DB at (tests/conftest.py).
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from screen import toast_text
+from screen import toast_text, until
 
 from providers.sim import expected_answer
 from tui.app import ModelRaceApp
@@ -25,14 +22,6 @@ from tui.history import PromptHistory
 
 FAST = "sim:fast,tokens=20,tps=300,ttft=0.05,jitter=0"
 FAST2 = "sim:localish,tokens=15,tps=300,ttft=0.1,jitter=0"
-
-
-@pytest.fixture(autouse=True)
-def _restore_gc() -> Iterator[None]:
-    thresholds = gc.get_threshold()
-    yield
-    gc.unfreeze()
-    gc.set_threshold(*thresholds)
 
 
 def modelrace(*args: str) -> subprocess.CompletedProcess[str]:
@@ -51,13 +40,6 @@ def show(race_id: int) -> dict[str, Any]:
     out = modelrace("show", str(race_id), "--json")
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
-
-
-async def until(pilot: Any, check: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await pilot.pause(0.05)
 
 
 def db_rows() -> int:

@@ -6,17 +6,14 @@ keeps (load_votes on the MODELRACE_DB tests/conftest.py points at).
 
 from __future__ import annotations
 
-import gc
 import re
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from screen import on_screen, screen_text, toast_text
+from screen import on_screen, screen_text, toast_text, until
 
 from providers.arena.blind import TIE, Shuffler, ballot, describe, letter
 from providers.arena.votes import VoteRefused, load_votes
@@ -34,21 +31,6 @@ LONG = "sim:slow,tokens=300,tps=40,ttft=0.05"
 # What may never be on screen while a race is blind: any spec, and every speed figure.
 SECRETS = ("sim:", "localish", "TTFT", "tok/s", "speedup", "wall")
 TITLE = re.compile(r"[╭╔]═?─?\s*([A-Z]) · (sim:\S+?)(?: · turn \d+)?\s*[─═]")
-
-
-@pytest.fixture(autouse=True)
-def _restore_gc() -> Iterator[None]:
-    thresholds = gc.get_threshold()
-    yield
-    gc.unfreeze()
-    gc.set_threshold(*thresholds)
-
-
-async def until(pilot: Any, check: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await pilot.pause(0.05)
 
 
 def seen(app: ModelRaceApp) -> str:

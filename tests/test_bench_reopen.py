@@ -4,15 +4,12 @@ bench` against the simulator on loopback), into the test's own run store."""
 
 from __future__ import annotations
 
-import gc
 import json
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from cli_helpers import modelrace
-from screen import on_screen, screen_lines
+from screen import on_screen, until
 
 from providers.bench.stored import StoredRepeat, StoredSweep, bench_from_json
 from providers.store.benches import StoredBench, load_bench, save_bench
@@ -26,12 +23,7 @@ OTHER = "sim:fast,ttft=0.08,tokens=4,tps=200,jitter=0,seed=7"
 SIZE = (160, 70)
 
 
-@pytest.fixture(autouse=True)
-def _env(sim_env: str) -> Iterator[None]:
-    thresholds = gc.get_threshold()
-    yield
-    gc.unfreeze()
-    gc.set_threshold(*thresholds)
+pytestmark = pytest.mark.usefixtures("sim_env")
 
 
 def bench(*args: str, sim: str) -> dict[str, object]:
@@ -50,14 +42,6 @@ def sweep(sim: str) -> dict[str, object]:
 
 def repeat(sim: str) -> dict[str, object]:
     return bench("-m", FAST, "--repeat", "4", "--mode", "both", sim=sim)
-
-
-async def until(pilot, check: Callable[[], bool], timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("not in time:\n" + "\n".join(screen_lines(pilot.app)))
-        await pilot.pause(0.05)
 
 
 def report_lines(bench_id: str, sim: str) -> list[str]:

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import json
 import re
-import time
-from collections.abc import Callable
 
 from cli_helpers import modelrace
-from screen import on_screen, screen_lines
+from screen import on_screen, screen_lines, until
 
 from providers import Request, make_adapter
 from providers.pipeline import PipelinePass, PipelineRunner, parse_pipeline
@@ -163,14 +161,6 @@ def test_mode_all_json_has_each_speedup_against_sync(sim_env: str):
         # From the unrounded walls, so within the rounding of the printed ones.
         assert abs(run["speedup_vs_sync"] - sync_wall / run["wall_s"]) < 1e-3, mode
     assert doc["speedup"] == runs["async"]["speedup_vs_sync"]
-
-
-async def until(pilot, check: Callable[[], bool], timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await pilot.pause(0.05)
 
 
 async def test_the_dashboard_answers_keys_during_a_blocking_run(sim_env: str):

@@ -7,7 +7,6 @@ kernel lists as open to it are this module's alone.
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import os
 from collections.abc import Iterator
@@ -38,15 +37,12 @@ def sim() -> Iterator[SimServer]:
     url = server.start()
     old = os.environ.get("MODELRACE_SIM_URL")
     os.environ["MODELRACE_SIM_URL"] = url
-    thresholds = gc.get_threshold()
     yield server
     if old is None:
         os.environ.pop("MODELRACE_SIM_URL", None)
     else:
         os.environ["MODELRACE_SIM_URL"] = old
     server.stop()
-    gc.unfreeze()  # the app tunes the process's GC while it runs
-    gc.set_threshold(*thresholds)
 
 
 def open_to(server: SimServer) -> set[int]:

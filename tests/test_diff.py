@@ -3,19 +3,16 @@ dashboard's diff screen (ctrl+d), where what is checked is what the screen draws
 
 from __future__ import annotations
 
-import gc
 import html
 import os
 import pty
 import re
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
 
 import pytest
 from cli_helpers import ROOT, modelrace
-from screen import on_screen, screen_lines, toast_text
+from screen import on_screen, toast_text, until
 
 from providers.events import Finished, Started, TextDelta
 from providers.record import Result, Run
@@ -152,22 +149,6 @@ PROMPT = "explain asyncio"
 LEFT, RIGHT = "sim:fast,tokens=30,tps=400", "sim:fast,tokens=30,tps=400,seed=2"
 
 
-@pytest.fixture
-def _app_env(sim_env: str) -> Iterator[None]:
-    thresholds = gc.get_threshold()
-    yield
-    gc.unfreeze()
-    gc.set_threshold(*thresholds)
-
-
-async def until(pilot, check: Callable[[], bool], timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("not in time:\n" + "\n".join(screen_lines(pilot.app)))
-        await pilot.pause(0.05)
-
-
 def drawn_style(app: ModelRaceApp, word: str) -> str:
     """The CSS the screenshot draws `word` with (fill, weight, line-through)."""
     svg = app.export_screenshot()
@@ -193,7 +174,7 @@ async def race(pilot, app: ModelRaceApp) -> None:  # type: ignore[no-untyped-def
     )
 
 
-@pytest.mark.usefixtures("_app_env")
+@pytest.mark.usefixtures("sim_env")
 async def test_ctrl_d_shows_both_answers_with_deleted_and_inserted_words_coloured() -> None:
     left, right = (expected_answer(m.removeprefix("sim:"), PROMPT) for m in (LEFT, RIGHT))
     gone, new = only_in(left, right), only_in(right, left)
@@ -223,7 +204,7 @@ async def test_ctrl_d_shows_both_answers_with_deleted_and_inserted_words_coloure
         assert not app.screen.is_modal
 
 
-@pytest.mark.usefixtures("_app_env")
+@pytest.mark.usefixtures("sim_env")
 async def test_the_diff_screen_shows_markup_and_escapes_as_text() -> None:
     app = ModelRaceApp(["sim:markup", LEFT], history=PromptHistory(None), mode="async")
     async with app.run_test(size=(120, 40)) as pilot:
@@ -233,7 +214,7 @@ async def test_the_diff_screen_shows_markup_and_escapes_as_text() -> None:
         assert on_screen(app, "[link=http://x]y[/link]", "␛[31mred?␛[0m")
 
 
-@pytest.mark.usefixtures("_app_env")
+@pytest.mark.usefixtures("sim_env")
 async def test_ctrl_d_with_nothing_to_compare_says_why() -> None:
     app = ModelRaceApp([LEFT, RIGHT], history=PromptHistory(None), mode="async")
     async with app.run_test(notifications=True, size=(120, 36)) as pilot:
@@ -246,7 +227,7 @@ async def test_ctrl_d_with_nothing_to_compare_says_why() -> None:
         await until(pilot, lambda: "Diff needs two panels" in toast_text(one))
 
 
-@pytest.mark.usefixtures("_app_env")
+@pytest.mark.usefixtures("sim_env")
 async def test_ctrl_d_compares_a_models_turn_with_its_earlier_turn() -> None:
     follow_up = "explain threads instead"
     now, before = (expected_answer(LEFT.removeprefix("sim:"), p) for p in (follow_up, PROMPT))

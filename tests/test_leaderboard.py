@@ -7,19 +7,15 @@ Races are saved and votes recorded through the store's own API, into the test's 
 
 from __future__ import annotations
 
-import gc
 import json
 import math
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from screen import on_screen, screen_lines
-from textual.pilot import Pilot
+from screen import on_screen, screen_lines, until
 
 from providers import store
 from providers.arena.leaderboard import Leaderboard, build, leaderboard
@@ -264,25 +260,6 @@ def test_negative_rounds_is_bad_usage():
 # --- the screen -------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def _app_env(sim_env: str) -> Iterator[None]:
-    thresholds = gc.get_threshold()
-    yield
-    # The app tunes the process's GC while it runs; give other tests the defaults back.
-    gc.unfreeze()
-    gc.set_threshold(*thresholds)
-
-
-async def until(pilot: Pilot[int], check: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(
-                "condition not met in time:\n" + "\n".join(screen_lines(pilot.app))
-            )
-        await pilot.pause(0.05)
-
-
 def board_rows(app: ModelRaceApp) -> list[list[str]]:
     lines = screen_lines(app)
     head = next(i for i, line in enumerate(lines) if "rank" in line and "tok/s" in line)
@@ -295,7 +272,7 @@ def board_rows(app: ModelRaceApp) -> list[list[str]]:
     return rows
 
 
-@pytest.mark.usefixtures("_app_env")
+@pytest.mark.usefixtures("sim_env")
 async def test_f8_shows_the_leaderboard_and_b_switches_to_blind_votes_only():
     vote(("sim:a", "sim:b"), "win", "sim:b")
     vote(("sim:a", "sim:b"), "win", "sim:b")
@@ -317,7 +294,7 @@ async def test_f8_shows_the_leaderboard_and_b_switches_to_blind_votes_only():
         await until(pilot, lambda: not on_screen(app, "Leaderboard"))
 
 
-@pytest.mark.usefixtures("_app_env")
+@pytest.mark.usefixtures("sim_env")
 async def test_the_screen_says_when_there_are_no_votes():
     app = ModelRaceApp(["sim:fast"], history=PromptHistory(None), mode="async")
     async with app.run_test(size=(120, 36)) as pilot:

@@ -8,10 +8,8 @@ show anything different.
 
 from __future__ import annotations
 
-import gc
 import random
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,14 +27,6 @@ from tui.widgets.timeline import Timeline
 
 WORDS = ["the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "again,"]
 SPEC = "sim:fast"
-
-
-@pytest.fixture(autouse=True)
-def _restore_gc() -> Iterator[None]:
-    thresholds = gc.get_threshold()
-    yield
-    gc.unfreeze()
-    gc.set_threshold(*thresholds)
 
 
 def reference_wrap(line: str, width: int) -> list[str]:

@@ -8,9 +8,6 @@ Update the pictures after an intended change with `pytest --snapshot-update`.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-
 import pytest
 
 from providers.events import Finished, Started, TextDelta, Usage
@@ -54,14 +51,6 @@ def both_race(models: list[str]) -> list[Run]:
     results = [nominal(model, 100.0 + GAP) for model in models]
     end = max(r.end or 0.0 for r in results)
     return [sync_run, Run("async", results, True, t0=100.0, t_end=end + GAP)]
-
-
-@pytest.fixture(autouse=True)
-def _restore_gc() -> Iterator[None]:
-    thresholds = gc.get_threshold()
-    yield
-    gc.unfreeze()
-    gc.set_threshold(*thresholds)
 
 
 def race_app(models: list[str]) -> tuple[ModelRaceApp, object]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from test_store import _race
 
 from providers import store
 from providers.arena.votes import Vote, VoteRefused, load_votes, record_vote
-from tests.test_store import _race
 
 
 def test_a_vote_is_kept_with_its_turn_models_and_blindness(tmp_path: Path):
