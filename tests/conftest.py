@@ -25,6 +25,24 @@ def sim_url() -> Iterator[str]:
         server.stop()
 
 
+@pytest.fixture(scope="module")
+def module_sim() -> Iterator[SimServer]:
+    """A simulator for one module alone (its connections are that module's to count),
+    named by MODELRACE_SIM_URL while the module runs."""
+    server = SimServer()
+    url = server.start()
+    old = os.environ.get("MODELRACE_SIM_URL")
+    os.environ["MODELRACE_SIM_URL"] = url
+    try:
+        yield server
+    finally:
+        if old is None:
+            os.environ.pop("MODELRACE_SIM_URL", None)
+        else:
+            os.environ["MODELRACE_SIM_URL"] = old
+        server.stop()
+
+
 @pytest.fixture
 def sim_env(sim_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """Every SDK pointed at the simulator through its own environment variables."""

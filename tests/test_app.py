@@ -6,10 +6,8 @@ prompt box, files written, or the records the engine exports; never the widgets'
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,17 +29,9 @@ FAST2 = "sim:localish,tokens=20,tps=300,ttft=0.1,jitter=0"
 
 
 @pytest.fixture(scope="module", autouse=True)
-def sim() -> Iterator[str]:
-    server = SimServer()
-    url = server.start()
-    old = os.environ.get("MODELRACE_SIM_URL")
-    os.environ["MODELRACE_SIM_URL"] = url
-    yield url
-    if old is None:
-        os.environ.pop("MODELRACE_SIM_URL", None)
-    else:
-        os.environ["MODELRACE_SIM_URL"] = old
-    server.stop()
+def sim(module_sim: SimServer) -> str:
+    assert module_sim.url is not None
+    return module_sim.url
 
 
 def make_app(specs: list[str], mode: str = "async", path: Path | None = None) -> ModelRaceApp:

@@ -6,8 +6,6 @@ Driven through Textual's pilot against the real simulator; checks read the scree
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
 
 import pytest
 from cli_helpers import modelrace
@@ -24,17 +22,9 @@ ECHO = "sim:fast,echo=1,tps=2000,ttft=0.02,jitter=0"
 
 
 @pytest.fixture(scope="module", autouse=True)
-def sim() -> Iterator[str]:
-    server = SimServer()
-    url = server.start()
-    old = os.environ.get("MODELRACE_SIM_URL")
-    os.environ["MODELRACE_SIM_URL"] = url
-    yield url
-    if old is None:
-        os.environ.pop("MODELRACE_SIM_URL", None)
-    else:
-        os.environ["MODELRACE_SIM_URL"] = old
-    server.stop()
+def sim(module_sim: SimServer) -> str:
+    assert module_sim.url is not None
+    return module_sim.url
 
 
 async def ask(pilot, app: ModelRaceApp, prompt: str) -> None:  # type: ignore[no-untyped-def]

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,17 +30,8 @@ FAILING = "sim:fast,tokens=5,tps=500,ttft=0.02,fault=drop,after=2"
 
 
 @pytest.fixture(scope="module")
-def sim() -> Iterator[SimServer]:
-    server = SimServer()
-    url = server.start()
-    old = os.environ.get("MODELRACE_SIM_URL")
-    os.environ["MODELRACE_SIM_URL"] = url
-    yield server
-    if old is None:
-        os.environ.pop("MODELRACE_SIM_URL", None)
-    else:
-        os.environ["MODELRACE_SIM_URL"] = old
-    server.stop()
+def sim(module_sim: SimServer) -> SimServer:
+    return module_sim
 
 
 def open_to(server: SimServer) -> set[int]:
