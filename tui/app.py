@@ -283,10 +283,11 @@ class ModelRaceApp(App[int]):
         if race is not None:
             runs: Sequence[Run] = race.runs
             active = next((r for r in reversed(runs) if r.t0 is not None), runs[0])
+            if active.t0 is not None:
+                # Clients are built before a run's clock starts: the SDKs are loaded by now
+                # (a cheap check: it freezes again only when modules were imported since).
+                self._freeze_heap()
             if active is not self._bound_run:
-                # Clients are built before a run's clock starts: the SDKs are loaded by now.
-                if active.t0 is not None:
-                    self._freeze_heap()
                 self._bind_panels(active)
         status = self._ticks % 3 == 0
         for panel in self.panels:
