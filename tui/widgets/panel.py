@@ -12,6 +12,7 @@ import asyncio
 import io
 import math
 import time
+from bisect import bisect_right
 from collections.abc import Sequence
 
 from rich.segment import Segment
@@ -102,7 +103,11 @@ class StreamView(LineView):
         self.fed = 0  # chunks fed so far (set by the panel)
         # A conversation's earlier turns, above the answer: (logical line, style), then wrapped.
         self._earlier_lines: list[tuple[str, Style]] = []
-        self._earlier: list[tuple[str, Style]] = []
+        # Their rows as plain strings, and where each line's style starts: not a tuple per
+        # row, which the garbage collector would walk for every row of a long earlier answer.
+        self._earlier: list[str] = []
+        self._earlier_starts: list[int] = []
+        self._earlier_styles: list[Style] = []
         self.painted: list[tuple[float, int]] = []  # (when, chunks on screen), for benchmarks
         self.record_paints = False
 
@@ -125,11 +130,13 @@ class StreamView(LineView):
 
     def _wrap_earlier(self) -> None:
         width = self._width
-        self._earlier = (
-            [(row, style) for line, style in self._earlier_lines for row in wrap(line, width)]
-            if width
-            else []
-        )
+        self._earlier, self._earlier_starts, self._earlier_styles = [], [], []
+        if not width:
+            return
+        for line, style in self._earlier_lines:
+            self._earlier_starts.append(len(self._earlier))
+            self._earlier_styles.append(style)
+            self._earlier.extend(wrap(line, width))
 
     @property
     def text(self) -> str:
@@ -161,8 +168,8 @@ class StreamView(LineView):
 
     def row_strip(self, index: int, width: int, style: Style) -> Strip:
         if index < len(self._earlier):
-            text, own = self._earlier[index]
-            return Strip([Segment(text, style + own)])
+            own = self._earlier_styles[bisect_right(self._earlier_starts, index) - 1]
+            return Strip([Segment(self._earlier[index], style + own)])
         index -= len(self._earlier)
         if self._final is not None:
             return self._final[index].apply_style(style)
