@@ -51,7 +51,8 @@ STATE_ICON = {
 
 
 def markdown_strips(text: str, width: int) -> list[Strip]:
-    """Render Markdown to strips with a private Console: safe to call from a thread."""
+    """Render Markdown to strips with a private Console: safe to call from a thread, which
+    also redacts (a 20,000-token answer takes tens of milliseconds: not on the loop)."""
     from rich.console import Console
     from rich.markdown import Markdown
 
@@ -66,7 +67,8 @@ def markdown_strips(text: str, width: int) -> list[Strip]:
         highlight=False,
     )
     options = console.options.update_width(max(1, width))
-    lines = console.render_lines(Markdown(visible(text), hyperlinks=False), options, pad=False)
+    markdown = Markdown(visible(redact(text)), hyperlinks=False)
+    lines = console.render_lines(markdown, options, pad=False)
     return [Strip(line) for line in lines]
 
 
@@ -228,7 +230,7 @@ class StreamView(LineView):
         self._tail = LineWrap(self._width) if self._width else None
 
     def show_markdown(self, text: str) -> None:
-        self._source = text = redact(text)
+        self._source = text
         if self._width:
             self._render_markdown(text, self._width)
 
