@@ -72,6 +72,26 @@ def markdown_strips(text: str, width: int) -> list[Strip]:
     return [Strip(line) for line in lines]
 
 
+# Earlier turns up to this size are wrapped at once; longer ones in a thread.
+EARLIER_INLINE_CHARS = 20_000
+
+
+def earlier_rows(
+    lines: Sequence[tuple[str, Style]], width: int
+) -> tuple[list[str], list[int], list[Style]]:
+    """Earlier turns as rows (text, never markup), with where each line's style starts; pure,
+    so a thread may run it."""
+    rows: list[str] = []
+    starts: list[int] = []
+    styles: list[Style] = []
+    for text, style in lines:
+        for line in visible(redact(text)).split("\n"):
+            starts.append(len(rows))
+            styles.append(style)
+            rows.extend(wrap(line, width))
+    return rows, starts, styles
+
+
 def _find_row(strips: list[Strip], text: str, guess: int) -> int:
     """The row that starts with the same words as `text`, nearest to `guess`; else `guess`.
 
@@ -103,8 +123,8 @@ class StreamView(LineView):
         self._final: list[Strip] | None = None
         self._source = ""  # raw text given to show_markdown, kept for re-rendering on resize
         self.fed = 0  # chunks fed so far (set by the panel)
-        # A conversation's earlier turns, above the answer: (logical line, style), then wrapped.
-        self._earlier_lines: list[tuple[str, Style]] = []
+        # A conversation's earlier turns, above the answer: (text, style), then wrapped.
+        self._earlier_text: list[tuple[str, Style]] = []
         # Their rows as plain strings, and where each line's style starts: not a tuple per
         # row, which the garbage collector would walk for every row of a long earlier answer.
         self._earlier: list[str] = []
@@ -124,21 +144,30 @@ class StreamView(LineView):
 
     def set_earlier(self, lines: Sequence[tuple[str, Style]]) -> None:
         """Rows above the answer (earlier turns), kept until set again; text, never markup."""
-        self._earlier_lines = [
-            (line, style) for text, style in lines for line in visible(redact(text)).split("\n")
-        ]
+        self._earlier_text = list(lines)
+        self._show_earlier([], [], [])
         self._wrap_earlier()
-        self.refresh()
 
     def _wrap_earlier(self) -> None:
-        width = self._width
-        self._earlier, self._earlier_starts, self._earlier_styles = [], [], []
+        """Long earlier answers are wrapped in a thread: 16 panels of 20,000 tokens held the
+        loop ~0.4 s after Enter, before the next turn's clock could start."""
+        width, lines = self._width, self._earlier_text
         if not width:
-            return
-        for line, style in self._earlier_lines:
-            self._earlier_starts.append(len(self._earlier))
-            self._earlier_styles.append(style)
-            self._earlier.extend(wrap(line, width))
+            self._show_earlier([], [], [])
+        elif sum(len(text) for text, _ in lines) <= EARLIER_INLINE_CHARS:
+            self._show_earlier(*earlier_rows(lines, width))
+        else:
+            self._wrap_earlier_in_thread(lines, width)
+
+    @work(exclusive=True, group="earlier")
+    async def _wrap_earlier_in_thread(self, lines: list[tuple[str, Style]], width: int) -> None:
+        wrapped = await asyncio.to_thread(earlier_rows, lines, width)
+        if width == self._width and lines is self._earlier_text:
+            self._show_earlier(*wrapped)
+
+    def _show_earlier(self, rows: list[str], starts: list[int], styles: list[Style]) -> None:
+        self._earlier, self._earlier_starts, self._earlier_styles = rows, starts, styles
+        self.refresh()
 
     @property
     def text(self) -> str:
