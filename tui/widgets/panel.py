@@ -13,7 +13,9 @@ import io
 import math
 import time
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from rich.segment import Segment
 from rich.style import Style
@@ -48,6 +50,18 @@ STATE_ICON = {
     State.FAILED: "✗",
     State.CANCELLED: "■",
 }
+
+
+T = TypeVar("T")
+# One thread for every panel's rendering: Python work in a thread still takes the GIL, and 16
+# panels' Markdown in the default pool's 6 threads left the loop a seventh of it at the end of
+# a race; behind one thread it gets half.
+_RENDERER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="modelrace-render")
+
+
+async def off_loop(function: Callable[..., T], *args: object) -> T:
+    """Run `function(*args)` in the panels' one rendering thread."""
+    return await asyncio.get_running_loop().run_in_executor(_RENDERER, function, *args)
 
 
 def markdown_strips(text: str, width: int) -> list[Strip]:
@@ -161,7 +175,7 @@ class StreamView(LineView):
 
     @work(exclusive=True, group="earlier")
     async def _wrap_earlier_in_thread(self, lines: list[tuple[str, Style]], width: int) -> None:
-        wrapped = await asyncio.to_thread(earlier_rows, lines, width)
+        wrapped = await off_loop(earlier_rows, lines, width)
         if width == self._width and lines is self._earlier_text:
             self._show_earlier(*wrapped)
 
@@ -265,7 +279,7 @@ class StreamView(LineView):
 
     @work(exclusive=True, group="markdown")
     async def _render_markdown(self, text: str, width: int) -> None:
-        strips = await asyncio.to_thread(markdown_strips, text, width)
+        strips = await off_loop(markdown_strips, text, width)
         if width == self._width and text == self._source:
             # Keep the reader's place; one who was following the tail is shown the start.
             first = self._final is None
