@@ -289,6 +289,10 @@ class ModelRaceApp(App[int]):
                 self._freeze_heap()
             if active is not self._bound_run:
                 self._bind_panels(active)
+        if race is None or active.t0 is not None or not self.racing:
+            # Long earlier turns are wrapped once the clock runs (or nothing will run).
+            for panel in self.panels:
+                panel.view.wrap_pending_earlier()
         status = self._ticks % 3 == 0
         for panel in self.panels:
             panel.poll(now, status)

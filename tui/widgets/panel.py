@@ -144,6 +144,7 @@ class StreamView(LineView):
         self._earlier: list[str] = []
         self._earlier_starts: list[int] = []
         self._earlier_styles: list[Style] = []
+        self.earlier_pending = False  # long earlier turns waiting for the race's clock
         self.painted: list[tuple[float, int]] = []  # (when, chunks on screen), for benchmarks
         self.record_paints = False
 
@@ -160,18 +161,27 @@ class StreamView(LineView):
         """Rows above the answer (earlier turns), kept until set again; text, never markup."""
         self._earlier_text = list(lines)
         self._show_earlier([], [], [])
-        self._wrap_earlier()
+        self._wrap_earlier(now=False)
 
-    def _wrap_earlier(self) -> None:
+    def _wrap_earlier(self, now: bool = True) -> None:
         """Long earlier answers are wrapped in a thread: 16 panels of 20,000 tokens held the
-        loop ~0.4 s after Enter, before the next turn's clock could start."""
+        loop ~0.4 s after Enter, before the next turn's clock could start. Set with a new
+        turn, that waits for `wrap_pending_earlier` (the clock has started): a thread busy
+        with Python work slows the loop's own start of the race."""
         width, lines = self._width, self._earlier_text
+        self.earlier_pending = False
         if not width:
             self._show_earlier([], [], [])
         elif sum(len(text) for text, _ in lines) <= EARLIER_INLINE_CHARS:
             self._show_earlier(*earlier_rows(lines, width))
-        else:
+        elif now:
             self._wrap_earlier_in_thread(lines, width)
+        else:
+            self.earlier_pending = True
+
+    def wrap_pending_earlier(self) -> None:
+        if self.earlier_pending:
+            self._wrap_earlier()
 
     @work(exclusive=True, group="earlier")
     async def _wrap_earlier_in_thread(self, lines: list[tuple[str, Style]], width: int) -> None:
