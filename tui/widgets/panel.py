@@ -88,13 +88,14 @@ def markdown_strips(text: str, width: int) -> list[Strip]:
 
 # Earlier turns up to this size are wrapped at once; longer ones in a thread.
 EARLIER_INLINE_CHARS = 20_000
+EARLIER_PIECE = 2_000
 
 
 def earlier_rows(
-    lines: Sequence[tuple[str, Style]], width: int
+    lines: Sequence[tuple[str, Style]], width: int, pause: bool = False
 ) -> tuple[list[str], list[int], list[Style]]:
     """Earlier turns as rows (text, never markup), with where each line's style starts; pure,
-    so a thread may run it."""
+    so a thread may run it (`pause`: in a thread, yield the GIL between pieces)."""
     rows: list[str] = []
     starts: list[int] = []
     styles: list[Style] = []
@@ -102,7 +103,16 @@ def earlier_rows(
         for line in visible(redact(text)).split("\n"):
             starts.append(len(rows))
             styles.append(style)
-            rows.extend(wrap(line, width))
+            if not pause or len(line) <= EARLIER_PIECE:
+                rows.extend(wrap(line, width))
+                continue
+            # A long line a piece at a time, with a pause between pieces that lets the event
+            # loop have the GIL (it waits up to 5 ms each time it asks for it otherwise).
+            tail = LineWrap(width)
+            for i in range(0, len(line), EARLIER_PIECE):
+                tail.extend(line[i : i + EARLIER_PIECE])
+                time.sleep(0.001)
+            rows.extend(tail.rows())
     return rows, starts, styles
 
 
@@ -185,7 +195,7 @@ class StreamView(LineView):
 
     @work(exclusive=True, group="earlier")
     async def _wrap_earlier_in_thread(self, lines: list[tuple[str, Style]], width: int) -> None:
-        wrapped = await off_loop(earlier_rows, lines, width)
+        wrapped = await off_loop(earlier_rows, lines, width, True)
         if width == self._width and lines is self._earlier_text:
             self._show_earlier(*wrapped)
 
