@@ -199,3 +199,28 @@ async def test_an_earlier_answer_full_of_markup_is_shown_as_text():
         shown = "\n".join(panel_lines(app, panel))
         assert "▸ turn 1 · you: [bold]One?[/bold]" in shown
         assert "[bold red]x[/]" in shown and "␛[31mred?␛[0m" in shown
+
+
+async def test_a_long_earlier_answer_is_shown_above_the_next_turn():
+    """Past 20,000 characters an earlier answer is wrapped off the loop: it still appears,
+    whole, above the next turn (its start at the top, the new answer below its end)."""
+    long = "sim:fast,tokens=6000,tps=60000,ttft=0.01,jitter=0"
+    app = ModelRaceApp([long], history=PromptHistory(None), mode="async")
+    async with app.run_test(size=(160, 40)) as pilot:
+        await ask(pilot, app, "One?")
+        (panel,) = app.panels
+        assert panel.result is not None
+        first = panel.result.text
+        assert len(first) > 20_000
+        await ask(pilot, app, "Two?")
+        panel.view.focus()
+        await pilot.press("home")
+        start = " ".join(first.split()[:4])
+
+        def shown() -> str:
+            return "\n".join(panel_lines(app, panel))
+
+        await until(pilot, lambda: start in shown(), timeout=10)
+        assert "▸ turn 1 · you: One?" in shown()
+        await pilot.press("end")
+        await until(pilot, lambda: "▸ turn 1" not in shown())

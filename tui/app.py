@@ -289,11 +289,16 @@ class ModelRaceApp(App[int]):
         if race is not None:
             runs: Sequence[Run] = race.runs
             active = next((r for r in reversed(runs) if r.t0 is not None), runs[0])
+            if active.t0 is not None:
+                # Clients are built before a run's clock starts: the SDKs are loaded by now
+                # (a cheap check: it freezes again only when modules were imported since).
+                self._freeze_heap()
             if active is not self._bound_run:
-                # Clients are built before a run's clock starts: the SDKs are loaded by now.
-                if active.t0 is not None:
-                    self._freeze_heap()
                 self._bind_panels(active)
+        if race is None or active.t0 is not None or not self.racing:
+            # Long earlier turns are wrapped once the clock runs (or nothing will run).
+            for panel in self.panels:
+                panel.view.wrap_pending_earlier()
         status = self._ticks % 3 == 0
         for panel in self.panels:
             panel.poll(now, status)

@@ -81,9 +81,11 @@ class LineView(Widget, can_focus=True):
         if top != old_top:
             self.refresh()
             return
+        # Rows below the last one, before and after, were blank and stay blank.
         y0 = max(0, first_changed - top)
-        if y0 < height:
-            self.refresh(Region(0, y0, self.size.width, height - y0))
+        y1 = min(height, max(old_count, self.row_count()) - top)
+        if y0 < y1:
+            self.refresh(Region(0, y0, self.size.width, y1 - y0))
 
     def _top_for(self, count: int) -> int:
         overflow = count - self.size.height

@@ -12,7 +12,10 @@ import asyncio
 import io
 import math
 import time
-from collections.abc import Sequence
+from bisect import bisect_right
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from rich.segment import Segment
 from rich.style import Style
@@ -49,8 +52,21 @@ STATE_ICON = {
 }
 
 
+T = TypeVar("T")
+# One thread for every panel's rendering: Python work in a thread still takes the GIL, and 16
+# panels' Markdown in the default pool's 6 threads left the loop a seventh of it at the end of
+# a race; behind one thread it gets half.
+_RENDERER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="modelrace-render")
+
+
+async def off_loop(function: Callable[..., T], *args: object) -> T:
+    """Run `function(*args)` in the panels' one rendering thread."""
+    return await asyncio.get_running_loop().run_in_executor(_RENDERER, function, *args)
+
+
 def markdown_strips(text: str, width: int) -> list[Strip]:
-    """Render Markdown to strips with a private Console: safe to call from a thread."""
+    """Render Markdown to strips with a private Console: safe to call from a thread, which
+    also redacts (a 20,000-token answer takes tens of milliseconds: not on the loop)."""
     from rich.console import Console
     from rich.markdown import Markdown
 
@@ -65,8 +81,39 @@ def markdown_strips(text: str, width: int) -> list[Strip]:
         highlight=False,
     )
     options = console.options.update_width(max(1, width))
-    lines = console.render_lines(Markdown(visible(text), hyperlinks=False), options, pad=False)
+    markdown = Markdown(visible(redact(text)), hyperlinks=False)
+    lines = console.render_lines(markdown, options, pad=False)
     return [Strip(line) for line in lines]
+
+
+# Earlier turns up to this size are wrapped at once; longer ones in a thread.
+EARLIER_INLINE_CHARS = 20_000
+EARLIER_PIECE = 2_000
+
+
+def earlier_rows(
+    lines: Sequence[tuple[str, Style]], width: int, pause: bool = False
+) -> tuple[list[str], list[int], list[Style]]:
+    """Earlier turns as rows (text, never markup), with where each line's style starts; pure,
+    so a thread may run it (`pause`: in a thread, yield the GIL between pieces)."""
+    rows: list[str] = []
+    starts: list[int] = []
+    styles: list[Style] = []
+    for text, style in lines:
+        for line in visible(redact(text)).split("\n"):
+            starts.append(len(rows))
+            styles.append(style)
+            if not pause or len(line) <= EARLIER_PIECE:
+                rows.extend(wrap(line, width))
+                continue
+            # A long line a piece at a time, with a pause between pieces that lets the event
+            # loop have the GIL (it waits up to 5 ms each time it asks for it otherwise).
+            tail = LineWrap(width)
+            for i in range(0, len(line), EARLIER_PIECE):
+                tail.extend(line[i : i + EARLIER_PIECE])
+                time.sleep(0.001)
+            rows.extend(tail.rows())
+    return rows, starts, styles
 
 
 def _find_row(strips: list[Strip], text: str, guess: int) -> int:
@@ -100,9 +147,14 @@ class StreamView(LineView):
         self._final: list[Strip] | None = None
         self._source = ""  # raw text given to show_markdown, kept for re-rendering on resize
         self.fed = 0  # chunks fed so far (set by the panel)
-        # A conversation's earlier turns, above the answer: (logical line, style), then wrapped.
-        self._earlier_lines: list[tuple[str, Style]] = []
-        self._earlier: list[tuple[str, Style]] = []
+        # A conversation's earlier turns, above the answer: (text, style), then wrapped.
+        self._earlier_text: list[tuple[str, Style]] = []
+        # Their rows as plain strings, and where each line's style starts: not a tuple per
+        # row, which the garbage collector would walk for every row of a long earlier answer.
+        self._earlier: list[str] = []
+        self._earlier_starts: list[int] = []
+        self._earlier_styles: list[Style] = []
+        self.earlier_pending = False  # long earlier turns waiting for the race's clock
         self.painted: list[tuple[float, int]] = []  # (when, chunks on screen), for benchmarks
         self.record_paints = False
 
@@ -117,19 +169,39 @@ class StreamView(LineView):
 
     def set_earlier(self, lines: Sequence[tuple[str, Style]]) -> None:
         """Rows above the answer (earlier turns), kept until set again; text, never markup."""
-        self._earlier_lines = [
-            (line, style) for text, style in lines for line in visible(redact(text)).split("\n")
-        ]
-        self._wrap_earlier()
-        self.refresh()
+        self._earlier_text = list(lines)
+        self._show_earlier([], [], [])
+        self._wrap_earlier(now=False)
 
-    def _wrap_earlier(self) -> None:
-        width = self._width
-        self._earlier = (
-            [(row, style) for line, style in self._earlier_lines for row in wrap(line, width)]
-            if width
-            else []
-        )
+    def _wrap_earlier(self, now: bool = True) -> None:
+        """Long earlier answers are wrapped in a thread: 16 panels of 20,000 tokens held the
+        loop ~0.4 s after Enter, before the next turn's clock could start. Set with a new
+        turn, that waits for `wrap_pending_earlier` (the clock has started): a thread busy
+        with Python work slows the loop's own start of the race."""
+        width, lines = self._width, self._earlier_text
+        self.earlier_pending = False
+        if not width:
+            self._show_earlier([], [], [])
+        elif sum(len(text) for text, _ in lines) <= EARLIER_INLINE_CHARS:
+            self._show_earlier(*earlier_rows(lines, width))
+        elif now:
+            self._wrap_earlier_in_thread(lines, width)
+        else:
+            self.earlier_pending = True
+
+    def wrap_pending_earlier(self) -> None:
+        if self.earlier_pending:
+            self._wrap_earlier()
+
+    @work(exclusive=True, group="earlier")
+    async def _wrap_earlier_in_thread(self, lines: list[tuple[str, Style]], width: int) -> None:
+        wrapped = await off_loop(earlier_rows, lines, width, True)
+        if width == self._width and lines is self._earlier_text:
+            self._show_earlier(*wrapped)
+
+    def _show_earlier(self, rows: list[str], starts: list[int], styles: list[Style]) -> None:
+        self._earlier, self._earlier_starts, self._earlier_styles = rows, starts, styles
+        self.refresh()
 
     @property
     def text(self) -> str:
@@ -161,8 +233,8 @@ class StreamView(LineView):
 
     def row_strip(self, index: int, width: int, style: Style) -> Strip:
         if index < len(self._earlier):
-            text, own = self._earlier[index]
-            return Strip([Segment(text, style + own)])
+            own = self._earlier_styles[bisect_right(self._earlier_starts, index) - 1]
+            return Strip([Segment(self._earlier[index], style + own)])
         index -= len(self._earlier)
         if self._final is not None:
             return self._final[index].apply_style(style)
@@ -221,13 +293,13 @@ class StreamView(LineView):
         self._tail = LineWrap(self._width) if self._width else None
 
     def show_markdown(self, text: str) -> None:
-        self._source = text = redact(text)
+        self._source = text
         if self._width:
             self._render_markdown(text, self._width)
 
     @work(exclusive=True, group="markdown")
     async def _render_markdown(self, text: str, width: int) -> None:
-        strips = await asyncio.to_thread(markdown_strips, text, width)
+        strips = await off_loop(markdown_strips, text, width)
         if width == self._width and text == self._source:
             # Keep the reader's place; one who was following the tail is shown the start.
             first = self._final is None
