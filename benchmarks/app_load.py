@@ -6,8 +6,9 @@ CPU is not counted as the app's. Each model streams 100 tokens/s for --seconds (
 (`oneline`) answers one 20,000-token line with no line break in --seconds, 100 events a second
 of several tokens each (sim knobs `newlines=off,burst=K`): the SDKs do the same work, the
 panels get 20,000 tokens on one line. Every configuration runs in a fresh process and races
-twice: Enter is pressed with the prompt box focused, as a user does, and the second race is
-the one measured for load (SDKs imported, as for every race after the first).
+twice: Enter is pressed with the prompt box focused, as a user does, and the second race (a
+new chat, f5, so the same work as the first) is the one measured for load (SDKs imported and
+clients kept, as for every race after the first).
 
 Measured over the second race, from its Enter until its clock stops:
 - event-loop lag: how late a 20 ms ticker on the app's loop wakes (providers/looplag.py);
@@ -192,6 +193,9 @@ async def bench(n: int, seconds: float, variant: str, wires: str, mode: str) -> 
                 panel.view.record_paints = True
             first = await race_once(app, pilot, deadline)
             await quiet(app, pilot, deadline)
+            # A new chat (f5): the second race asks the same question afresh, not a follow-up
+            # that would send each model its first answer and show it above the new one.
+            await pilot.press("f5")
             sim_cpu0, sim_wall0 = cpu_s(sim.proc.pid), time.perf_counter()
             second = await race_once(app, pilot, deadline)
             sim_cores = (cpu_s(sim.proc.pid) - sim_cpu0) / (time.perf_counter() - sim_wall0)
