@@ -90,6 +90,8 @@ class PooledClient:
         self._peak = 0
         self._first_end = math.inf
         self._failed = False
+        # Closed while a stream still read from it: closed when that stream ends instead.
+        self._close_when_idle = False
 
     def __repr__(self) -> str:
         k = self.key
@@ -117,6 +119,24 @@ class PooledClient:
             if self._active == 0:
                 self._ready = 0 if self._failed else self._peak
                 self._idle_since = self._first_end
+            close_now = self._active == 0 and self._close_when_idle
+        if close_now:
+            _close_sync(self)
+
+    def close_when_idle(self) -> bool:
+        """Close now if no stream reads from this client; else when the last one ends. True
+        when closed now.
+
+        A cancelled race returns before its sync thread's read has ended, and the watchdog
+        ends that read by shutting its socket down: closing the socket first (as closing the
+        client does) would leave the read blocked, since a closed socket cannot be shut down.
+        """
+        with self._lock:
+            if self._active > 0:
+                self._close_when_idle = True
+                return False
+        _close_sync(self)
+        return True
 
     def needs_warming(self, connections: int) -> bool:
         with self._lock:
@@ -328,5 +348,9 @@ async def _aclose(pooled: PooledClient) -> None:
 
 def _close_all(clients: list[PooledClient]) -> None:
     for pooled in clients:
-        with contextlib.suppress(Exception):
-            pooled.closer.close_sync_client(pooled.sdk)
+        pooled.close_when_idle()
+
+
+def _close_sync(pooled: PooledClient) -> None:
+    with contextlib.suppress(Exception):
+        pooled.closer.close_sync_client(pooled.sdk)

@@ -175,6 +175,35 @@ def test_a_race_without_a_pool_closes_its_clients(sim: SimServer) -> None:
     assert open_to(sim) == set()
 
 
+@pytest.mark.parametrize("mode", ["sync", "threads"])
+def test_cancelled_races_leave_no_thread_blocked_on_a_closed_connection(
+    sim: SimServer, mode: str
+) -> None:
+    """A cancelled race returns before its sync read has ended; closing its clients then must
+    not close the socket the watchdog is about to shut down (the read would stay blocked until
+    the stalled server sends again: here, a minute)."""
+    stall = "sim:stall,ttft=0.01,tps=600,after=3,stall=60"
+
+    def threads() -> int:
+        return len(list(Path("/proc/self/task").iterdir()))
+
+    async def races() -> list[str]:
+        states = []
+        for _ in range(6):
+            contest = Race(
+                [make_adapter(MODELS[0]), make_adapter(stall)], Request(PROMPT), parse_mode(mode)
+            )
+            asyncio.get_running_loop().call_later(0.3, contest.cancel)
+            [run] = await contest.run()
+            states.append(str(run.results[-1].state))
+        await asyncio.sleep(0.5)  # the watchdog ends a cancelled read within 50 ms
+        return states
+
+    before = threads()
+    assert asyncio.run(races()) == ["cancelled"] * 6
+    assert threads() <= before + 2  # the watchdog's thread and one executor worker at most
+
+
 def test_a_headless_run_leaves_no_connection_open(
     sim: SimServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
