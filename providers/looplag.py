@@ -70,11 +70,11 @@ class LoopLag:
         stalls = data.get("stalls") or []
         assert isinstance(stalls, list)
         return cls(
-            max_s=float(data.get("max_s") or 0.0),  # type: ignore[arg-type]
-            p99_s=float(data.get("p99_s") or 0.0),  # type: ignore[arg-type]
-            stalled_s=float(data.get("stalled_s") or 0.0),  # type: ignore[arg-type]
-            waiting_at_peak=int(data.get("waiting_at_peak") or 0),  # type: ignore[call-overload]
-            samples=int(data.get("samples") or 0),  # type: ignore[call-overload]
+            max_s=_number(data, "max_s"),
+            p99_s=_number(data, "p99_s"),
+            stalled_s=_number(data, "stalled_s"),
+            waiting_at_peak=int(_number(data, "waiting_at_peak")),
+            samples=int(_number(data, "samples")),
             stalls=[(t0 + float(a), t0 + float(b)) for a, b in stalls],
         )
 
@@ -147,3 +147,9 @@ class LagProbe:
             samples=len(self.lags),
             stalls=list(self.stalls),
         )
+
+
+def _number(data: dict[str, object], key: str) -> float:
+    """A stored figure; missing or not a number (a hand-edited store): 0."""
+    value = data.get(key)
+    return float(value) if isinstance(value, int | float) else 0.0

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import email.utils
 import time
-from collections.abc import AsyncGenerator, Callable, Generator
+from collections.abc import AsyncGenerator, Callable, Generator, Mapping
 from contextlib import aclosing, closing
 
 import stamina
@@ -137,8 +137,8 @@ def retry_after(exc: BaseException) -> float | None:
     return None
 
 
-def _from_headers(headers: object) -> float | None:
-    get = headers.get  # type: ignore[attr-defined]
+def _from_headers(headers: Mapping[str, str]) -> float | None:
+    get = headers.get
     try:
         ms = get("retry-after-ms")
         if ms is not None:
