@@ -9,6 +9,10 @@ from providers.bench.stats import percentiles
 from providers.record import Result, State
 
 
+def _us(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
+
+
 @dataclass(frozen=True, slots=True)
 class Sample:
     """One request. Latencies in seconds; None where the request never got that far.
@@ -39,27 +43,27 @@ class Sample:
         e2e = result.duration
         tokens = result.output_tokens
         rate = tokens / e2e if ok and tokens and e2e else None
+        # Kept to the microsecond, as the JSON keeps it: a report recomputed from a stored
+        # bench then matches the one printed when it ran, to the character.
         return cls(
             model=result.source,
             side=side,
             index=index,
             ok=ok,
-            ttft_s=result.ttft,
-            itl_s=result.inter_token_latency if ok else None,
-            e2e_s=e2e if ok else None,
+            ttft_s=_us(result.ttft),
+            itl_s=_us(result.inter_token_latency) if ok else None,
+            e2e_s=_us(e2e) if ok else None,
             output_tokens=tokens,
-            tokens_per_s=rate,
+            tokens_per_s=_us(rate),
             error=result.error,
             error_kind=None if result.error_kind is None else str(result.error_kind),
-            start_s=None if t0 is None or result.start is None else result.start - t0,
-            end_s=None if t0 is None or result.end is None else result.end - t0,
+            start_s=None if t0 is None or result.start is None else _us(result.start - t0),
+            end_s=None if t0 is None or result.end is None else _us(result.end - t0),
             attempts=result.attempts,
         )
 
     def to_json(self) -> dict[str, object]:
-        def r(value: float | None) -> float | None:
-            return None if value is None else round(value, 6)
-
+        r = _us
         return {
             "model": self.model,
             "mode": self.side,
