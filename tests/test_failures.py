@@ -225,6 +225,75 @@ def test_an_unnamed_anthropic_event_is_malformed_not_an_early_end(scripted, monk
     assert result["error"].startswith("malformed chunk in the response")
 
 
+def _openai_chunk(content: str | None = None, reason: str | None = None, **extra: object) -> str:
+    choice = {"index": 0, "delta": {} if content is None else {"content": content}}
+    choices = [{**choice, "finish_reason": reason}]
+    chunk = {"id": "c", "object": "chat.completion.chunk", "model": "x", "choices": choices}
+    return json.dumps({**chunk, **extra})
+
+
+def _run_openai_against(scripted: type[_Scripted], monkeypatch, body: str, mode: str) -> dict:
+    scripted.script = (200, "text/event-stream", body.encode())
+    monkeypatch.setenv("OPENAI_BASE_URL", scripted.url + "/v1")
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    out = modelrace("run", "hi", "-m", "openai:x", "--mode", mode, "--json", sim="")
+    [result] = json.loads(out.stdout)["runs"][0]["results"]
+    return result
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_an_openai_stream_reads_through_keepalives_pings_empty_events_and_crlf(
+    scripted, monkeypatch, mode
+):
+    usage = {"prompt_tokens": 4, "completion_tokens": 3, "total_tokens": 7}
+    split = _openai_chunk("lo, ").replace(', "model"', ',\ndata:  "model"', 1)
+    body = (
+        ": keep-alive\r\n\r\n"
+        f"data: {_openai_chunk('Hel')}\r\n\r\n"
+        "data:\n\n"
+        'event: ping\ndata: {"type": "ping"}\n\n'
+        f"data: {split}\n\n"
+        ": another comment\n"
+        f"data:{_openai_chunk('world', 'stop')}\n\n"
+        f"data: {_openai_chunk(choices=[], usage=usage)}\n\n"
+        "data: [DONE]\n\n"
+    )
+    result = _run_openai_against(scripted, monkeypatch, body, mode)
+
+    assert (result["ok"], result["text"], result["error"]) == (True, "Hello, world", None)
+    assert (result["input_tokens"], result["output_tokens"]) == (4, 3)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_an_error_inside_an_openai_stream_shows_its_message_and_keeps_the_text(
+    scripted, monkeypatch, mode
+):
+    error = {"error": {"message": "The server is overloaded", "type": "server_error"}}
+    body = f"data: {_openai_chunk('Hel')}\n\ndata: {json.dumps(error)}\n\n"
+    result = _run_openai_against(scripted, monkeypatch, body, mode)
+
+    assert (result["ok"], result["text"]) == (False, "Hel")
+    assert result["error"] == "The server is overloaded"
+
+
+@pytest.mark.parametrize(
+    "bad", ['{"choices": "nope"}', '{"choices": [{"delta": "nope"}]}', '["a", "list"]']
+)
+def test_an_openai_chunk_of_the_wrong_shape_is_malformed(scripted, monkeypatch, bad):
+    body = f"data: {_openai_chunk('Hel')}\n\ndata: {bad}\n\ndata: [DONE]\n\n"
+    result = _run_openai_against(scripted, monkeypatch, body, "async")
+
+    assert (result["error_kind"], result["text"]) == ("malformed", "Hel"), result
+    assert result["error"].startswith("malformed chunk in the response")
+
+
+def test_an_openai_stream_that_ends_without_done_is_not_finished(scripted, monkeypatch):
+    body = f"data: {_openai_chunk('Hel')}\n\n"
+    result = _run_openai_against(scripted, monkeypatch, body, "async")
+
+    assert (result["ok"], result["text"], result["error_kind"]) == (False, "Hel", "dropped")
+
+
 def test_an_ollama_error_shows_the_servers_message_not_a_dict(scripted, monkeypatch):
     body = json.dumps({"error": {"message": "model 'x' not found", "type": "not_found"}})
     scripted.script = (404, "application/json", body.encode())

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from providers.adapters import stainless
+from providers.adapters.sse import EventReader
 from providers.base import Adapter, AsyncPieces, Done, Piece, Pieces, Tokens
 from providers.environment import get_key
-from providers.failures import Classified
+from providers.failures import Classified, FailureKind, StreamError
 from providers.request import Request
 
 
@@ -47,14 +49,11 @@ class OpenAIAdapter(Adapter):
         import httpx2
         import openai
 
-        from providers.adapters.drain import DrainedAtDone
         from providers.clients import limits, sync_hooks
         from providers.tls import httpx2_context
         from providers.watchdog import http_hooks
 
-        transport = DrainedAtDone(
-            httpx2.HTTPTransport(verify=httpx2_context(), limits=limits(httpx2))
-        )
+        transport = httpx2.HTTPTransport(verify=httpx2_context(), limits=limits(httpx2))
         http = openai.DefaultHttpxClient(
             event_hooks=sync_hooks(http_hooks()), verify=httpx2_context(), transport=transport
         )
@@ -93,42 +92,76 @@ class OpenAIAdapter(Adapter):
         return params
 
     def pieces_sync(self, client: Any, request: Request) -> Pieces:
-        state = _StreamState()
+        state, reader = _StreamState(), EventReader()
         with client.chat.completions.create(**self._params(request)) as stream:
-            for chunk in stream:
-                yield from state.read(chunk)
+            for line in stream.response.iter_lines():
+                event = reader.line(line)
+                if event is not None:
+                    yield from state.read(*event)
         yield from state.end()
 
     async def pieces_async(self, client: Any, request: Request) -> AsyncPieces:
-        state = _StreamState()
+        state, reader = _StreamState(), EventReader()
         async with await client.chat.completions.create(**self._params(request)) as stream:
-            async for chunk in stream:
-                for piece in state.read(chunk):
-                    yield piece
+            async for line in stream.response.aiter_lines():
+                event = reader.line(line)
+                if event is not None:
+                    for piece in state.read(*event):
+                        yield piece
         for piece in state.end():
             yield piece
 
 
 class _StreamState:
-    """The finish reason comes before the usage chunk, so the end is only known at the end."""
+    """Chunks read as the JSON they are (see providers/adapters/sse.py for why not through
+    the SDK's objects). The finish reason comes before the usage chunk, so the end is only
+    known at the end. After `[DONE]` the body is still read to its end, as the SDK's async
+    stream does, so the connection can serve the next request."""
 
     def __init__(self) -> None:
         self.reason: str | None = None
+        self.done = False
 
-    def read(self, chunk: Any) -> Iterator[Piece]:
-        for choice in chunk.choices or ():
-            delta = choice.delta
-            if delta is not None and delta.content:
-                yield delta.content
-            if choice.finish_reason:
-                self.reason = choice.finish_reason
-        usage = chunk.usage
-        if usage is not None:
-            yield Tokens(usage.prompt_tokens, usage.completion_tokens)
+    def read(self, name: str | None, data: str) -> Iterator[Piece]:
+        if self.done or not data.strip():
+            return
+        if data.startswith("[DONE]"):
+            self.done = True
+            return
+        chunk = json.loads(data)
+        error = chunk.get("error") if isinstance(chunk, dict) else None
+        if error:
+            raise _stream_error(error)
+        if name is not None:
+            return  # another API's named events; chat completions has none
+        try:
+            yield from self._fold(chunk)
+        except (KeyError, TypeError, AttributeError) as exc:
+            message = "malformed chunk in the response (a chunk of the wrong shape)"
+            raise StreamError(message, FailureKind.MALFORMED) from exc
+
+    def _fold(self, chunk: Any) -> Iterator[Piece]:
+        for choice in chunk.get("choices") or ():
+            delta = choice.get("delta")
+            if delta and delta.get("content"):
+                yield delta["content"]
+            if choice.get("finish_reason"):
+                self.reason = choice["finish_reason"]
+        usage = chunk.get("usage")
+        if usage:
+            yield Tokens(usage.get("prompt_tokens"), usage.get("completion_tokens"))
 
     def end(self) -> Iterator[Piece]:
         if self.reason is not None:
             yield Done(self.reason)
+
+
+def _stream_error(error: Any) -> StreamError:
+    """An error sent inside a 200 stream: its message, in the SDK's words when it has none."""
+    message = error.get("message") if isinstance(error, dict) else None
+    if not message or not isinstance(message, str):
+        message = "An error occurred during streaming"
+    return StreamError(message, FailureKind.OTHER)
 
 
 class CompatibleAdapter(OpenAIAdapter):
