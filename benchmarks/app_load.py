@@ -24,8 +24,17 @@ Frames are turned into terminal output as a real driver would (benchmarks/render
 headless. `--wires mixed` spreads the models over the OpenAI, Anthropic, Gemini and Ollama
 SDKs, all pointed at the simulator.
 
+The bare-SDK reference (`--no-bare` skips it) separates what the SDKs cost from what the app
+adds: right after each app run, a fresh process with a simulator of its own streams the same
+models through each SDK's plain streaming call, as a user's own script would (no engine, no
+Textual; one async client per 8 models of an SDK, as the app's pool has), races twice and is
+measured the same way over the second race (its cores, lag from the same ticker), from the
+requests' start until the last stream ends. "app's own cores" (app cores minus bare cores)
+is the dashboard's and the engine's share. A stream that raises, shows no text or reports a
+token count other than asked counts in `bare_failed`.
+
     .venv/bin/python benchmarks/app_load.py [--models 16,32,64] [--seconds 10] [--repeat 2]
-        [--variants plain,oneline] [--wires sim|mixed] [--mode async]
+        [--variants plain,oneline] [--wires sim|mixed] [--mode async] [--no-bare]
 
 It prints a table of the spread (min–max over --repeat runs) and one JSON line with every run.
 """
@@ -73,6 +82,11 @@ FIELDS = (
     "sim_cores",
     "runqueue_wait",
     "loadavg_1m",
+    "bare_cores",
+    "bare_lag_p50_ms",
+    "bare_lag_p99_ms",
+    "bare_lag_max_ms",
+    "bare_failed",
 )
 
 
@@ -229,8 +243,161 @@ async def bench(n: int, seconds: float, variant: str, wires: str, mode: str) -> 
     }
 
 
-def run_child(n: int, args: argparse.Namespace, variant: str) -> dict[str, Any]:
-    """One configuration in a fresh process: its first race is really the first."""
+# The bare reference: the same streams through each SDK's plain streaming call, as a user's own
+# script would make them; no engine, no Textual. What the app costs beyond this is its own.
+
+
+def bare_client(provider: str, url: str) -> Any:
+    """One async client of the SDK a spec's provider speaks, pointed at the simulator."""
+    if provider == "anthropic":
+        import anthropic
+
+        return anthropic.AsyncAnthropic(base_url=url)
+    if provider == "gemini":
+        from google import genai
+
+        # Base URL and key from the variables `pointed_at` set.
+        return genai.Client()
+    if provider == "ollama":
+        import ollama
+
+        return ollama.AsyncClient(host=url)
+    import openai
+
+    return openai.AsyncOpenAI(base_url=url + "/v1", api_key="sim")
+
+
+async def bare_close(provider: str, client: Any) -> None:
+    if provider == "gemini":
+        await client.aio.aclose()
+    else:
+        await client.close()
+
+
+async def bare_stream(provider: str, client: Any, model: str, tokens: int) -> tuple[int, int]:
+    """One answer streamed as the SDK's docs show: (text deltas seen, output tokens reported)."""
+    deltas = out = 0
+    messages = [{"role": "user", "content": PROMPT}]
+    if provider == "anthropic":
+        events = await client.messages.create(
+            model=model, max_tokens=tokens, messages=messages, stream=True
+        )
+        async for event in events:
+            if event.type == "content_block_delta" and event.delta.type == "text_delta":
+                deltas += 1
+            elif event.type == "message_delta":
+                out = event.usage.output_tokens
+    elif provider == "gemini":
+        from google.genai import types
+
+        chunks = await client.aio.models.generate_content_stream(
+            model=model,
+            contents=PROMPT,
+            config=types.GenerateContentConfig(max_output_tokens=tokens),
+        )
+        async for chunk in chunks:
+            deltas += bool(chunk.text)
+            usage = chunk.usage_metadata
+            if usage is not None and usage.candidates_token_count:
+                out = usage.candidates_token_count
+    elif provider == "ollama":
+        parts = await client.chat(
+            model=model, messages=messages, stream=True, options={"num_predict": tokens}
+        )
+        async for part in parts:
+            deltas += bool(part.message.content)
+            if part.done:
+                out = part.eval_count or 0
+    else:
+        stream = await client.chat.completions.create(
+            model=model,
+            messages=messages,
+            max_tokens=tokens,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        async for chunk in stream:
+            deltas += bool(chunk.choices and chunk.choices[0].delta.content)
+            if chunk.usage is not None:
+                out = chunk.usage.completion_tokens
+    return deltas, out
+
+
+async def bare_race(
+    jobs: list[tuple[str, Any, str]], tokens: int, deadline_s: float
+) -> dict[str, Any]:
+    """All streams at once; measured from the requests' start until the last stream ends."""
+    from providers.looplag import LagProbe
+
+    async def one(provider: str, client: Any, model: str) -> bool:
+        try:
+            deltas, out = await bare_stream(provider, client, model, tokens)
+        except Exception as exc:
+            print(f"bare {provider}:{model}: {exc!r}", file=sys.stderr)
+            return False
+        return deltas > 0 and out == tokens
+
+    probe = LagProbe()
+    await probe.start()
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    try:
+        ok = await asyncio.wait_for(asyncio.gather(*(one(*job) for job in jobs)), deadline_s)
+    except TimeoutError:
+        raise SystemExit(f"bare race did not end within {deadline_s:.0f} s") from None
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    lag = await probe.stop()
+    return {
+        "cores": cpu / wall,
+        "lags": probe.lags,
+        "lag_max_ms": lag.max_s * 1000,
+        "failed": ok.count(False),
+    }
+
+
+async def bench_bare(n: int, seconds: float, variant: str, wires: str) -> dict[str, Any]:
+    """The same models from a simulator of its own, through the bare SDKs, raced twice."""
+    from providers.catalog import pointed_at
+    from providers.clients import MODELS_PER_CLIENT
+    from providers.environment import loopback_no_proxy
+    from providers.looplag import percentile
+    from providers.sim import start_sim_process
+
+    loopback_no_proxy()
+    models, tokens = specs(n, seconds, variant, wires)
+    with start_sim_process() as sim:
+        os.environ.update(pointed_at(sim.url))
+        # As the app's pool does: one client per MODELS_PER_CLIENT models of one SDK.
+        clients: dict[tuple[str, int], Any] = {}
+        seen: dict[str, int] = {}
+        jobs = []
+        for spec in models:
+            provider, model = spec.split(":", 1)
+            index = seen[provider] = seen.get(provider, -1) + 1
+            key = (provider, index // MODELS_PER_CLIENT)
+            if key not in clients:
+                clients[key] = bare_client(provider, sim.url)
+            jobs.append((provider, clients[key], model))
+        deadline = 3 * seconds + 60
+        first = await bare_race(jobs, tokens, deadline)  # warms the connections
+        await asyncio.sleep(SETTLE_S)
+        second = await bare_race(jobs, tokens, deadline)
+        for (provider, _), client in clients.items():
+            await bare_close(provider, client)
+    ms = 1000
+    return {
+        "bare_cores": second["cores"],
+        "bare_lag_p50_ms": percentile(second["lags"], 0.5) * ms,
+        "bare_lag_p99_ms": percentile(second["lags"], 0.99) * ms,
+        "bare_lag_max_ms": second["lag_max_ms"],
+        "bare_failed": first["failed"] + second["failed"],
+    }
+
+
+def run_child(
+    n: int, args: argparse.Namespace, variant: str, flag: str = "--one"
+) -> dict[str, Any]:
+    """One configuration in a fresh process (`--one`: the app; `--one-bare`: the bare SDKs):
+    its first race is really the first."""
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "modelrace.toml"
         config.write_text("")
@@ -245,7 +412,7 @@ def run_child(n: int, args: argparse.Namespace, variant: str) -> dict[str, Any]:
         cmd = [
             sys.executable,
             __file__,
-            "--one",
+            flag,
             str(n),
             variant,
             "--seconds",
@@ -257,7 +424,8 @@ def run_child(n: int, args: argparse.Namespace, variant: str) -> dict[str, Any]:
         ]
         out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False, cwd=ROOT)
     if out.returncode != 0:
-        raise SystemExit(f"{n} models, {variant}: failed\n{out.stderr[-3000:]}")
+        what = "bare SDKs" if flag == "--one-bare" else "app"
+        raise SystemExit(f"{n} models, {variant}, {what}: failed\n{out.stderr[-3000:]}")
     row: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return row
 
@@ -270,6 +438,19 @@ def spread(rows: list[dict[str, Any]], key: str, fmt: str = ".0f") -> str:
     return f"{low:{fmt}}–{high:{fmt}}"
 
 
+def own_cores(rows: list[dict[str, Any]]) -> str:
+    """App cores minus bare cores, per run pair (the app's and the bare run taken together)."""
+    values = [r["cores"] - r["bare_cores"] for r in rows if "bare_cores" in r]
+    if not values:
+        return "—"
+    low, high = min(values), max(values)
+    return f"{low:.2f}" if f"{low:.2f}" == f"{high:.2f}" else f"{low:.2f}–{high:.2f}"
+
+
+def bare_spread(rows: list[dict[str, Any]], key: str, fmt: str) -> str:
+    return spread(rows, key, fmt) if all(key in r for r in rows) else "—"
+
+
 def print_table(groups: list[list[dict[str, Any]]], args: argparse.Namespace) -> None:
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
@@ -279,22 +460,27 @@ def print_table(groups: list[list[dict[str, Any]]], args: argparse.Namespace) ->
     )
     print()
     print(
-        "| models | answer | lag p50 / p99 / max (ms) | cores | token→screen p50 / p99 (ms) "
+        "| models | answer | lag p50 / p99 / max (ms) | cores | bare SDK cores "
+        "| app's own cores | bare lag p99 (ms) | token→screen p50 / p99 (ms) "
         "| Enter→clock 1st / 2nd (ms) | lag max: 1st race / after race (ms) | on screen "
         "| sim cores | loop waiting for a CPU |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for rows in groups:
         r = rows[0]
         notes = []
         if any(x["failed"] for x in rows):
             notes.append(f"{max(x['failed'] for x in rows)} FAILED")
+        if any(x.get("bare_failed") for x in rows):
+            notes.append(f"{max(x.get('bare_failed', 0) for x in rows)} BARE FAILED")
         if not all(x["all_shown"] for x in rows):
             notes.append("NOT ALL SHOWN")
         print(
             f"| {r['models']} | {r['variant']}{' ' + ', '.join(notes) if notes else ''} "
             f"| {spread(rows, 'lag_p50_ms', '.1f')} / {spread(rows, 'lag_p99_ms', '.1f')} "
             f"/ {spread(rows, 'lag_max_ms')} | {spread(rows, 'cores', '.2f')} "
+            f"| {bare_spread(rows, 'bare_cores', '.2f')} | {own_cores(rows)} "
+            f"| {bare_spread(rows, 'bare_lag_p99_ms', '.1f')} "
             f"| {spread(rows, 'latency_p50_ms')} / {spread(rows, 'latency_p99_ms')} "
             f"| {spread(rows, 'enter_to_clock_first_ms')} / "
             f"{spread(rows, 'enter_to_clock_second_ms')} "
@@ -312,11 +498,17 @@ def main() -> int:
     parser.add_argument("--variants", default="plain,oneline", help="plain, oneline or both")
     parser.add_argument("--wires", choices=sorted(WIRES), default="sim")
     parser.add_argument("--mode", default="async", help="race mode (a concurrent one)")
+    parser.add_argument("--no-bare", action="store_true", help="skip the bare-SDK reference run")
     parser.add_argument("--one", nargs=2, metavar=("N", "VARIANT"), help=argparse.SUPPRESS)
+    parser.add_argument("--one-bare", nargs=2, metavar=("N", "VARIANT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         n, variant = int(args.one[0]), args.one[1]
         print(json.dumps(asyncio.run(bench(n, args.seconds, variant, args.wires, args.mode))))
+        return 0
+    if args.one_bare:
+        n, variant = int(args.one_bare[0]), args.one_bare[1]
+        print(json.dumps(asyncio.run(bench_bare(n, args.seconds, variant, args.wires))))
         return 0
     try:
         sizes = [int(s) for s in args.models.split(",") if s.strip()]
@@ -331,11 +523,18 @@ def main() -> int:
         for n in sizes:
             rows = []
             for _ in range(args.repeat):
-                rows.append(run_child(n, args, variant))
-                r = rows[-1]
+                r = run_child(n, args, variant)
+                # Right after the app's run of the same configuration: the same machine.
+                bare = ""
+                if not args.no_bare:
+                    r.update(run_child(n, args, variant, "--one-bare"))
+                    bare = f"; bare SDKs {r['bare_cores']:.2f} cores, lag p99 "
+                    bare += f"{r['bare_lag_p99_ms']:.1f} ms"
+                rows.append(r)
                 print(
                     f"{n} models, {variant}: lag p99 {r['lag_p99_ms']:.1f} ms, "
-                    f"{r['cores']:.2f} cores, Enter→clock {r['enter_to_clock_second_ms']:.0f} ms",
+                    f"{r['cores']:.2f} cores, Enter→clock {r['enter_to_clock_second_ms']:.0f} ms"
+                    f"{bare}",
                     file=sys.stderr,
                     flush=True,
                 )

@@ -44,6 +44,8 @@ def test_app_load_runs_and_reports_every_field() -> None:
         assert all(isinstance(run[name], int | float) for name in numbers), run
         # Both races streamed every answer through the SDKs and the panels showed it all.
         assert run["failed"] == 0
+        # The bare-SDK reference streamed every answer too, through the same four SDKs.
+        assert run["bare_failed"] == 0
         assert run["all_shown"] is True
         assert run["panels_on_screen"] == 4
     # 100 tokens/s for 1 s; the one-line answer is 20,000 tokens whatever the time.
