@@ -440,11 +440,13 @@ async def prepare_clients(
     sync_clients: bool,
     timeout: float | None,
     connections: int | None = None,
+    each: int = 1,
 ) -> None:
     """Import SDKs, get clients off the event loop and open the connections the side will
     use, all before a clock starts.
 
-    A client shared by n models gets min(n, `connections`) warm connections (None: n), as
+    A client shared by n models, each with `each` requests in flight at once (a bench
+    sweep's level), gets min(n × each, `connections`) warm connections (None: n × each), as
     many as the side has requests on it at once; one already holding them is left alone.
     """
     adapters = list(adapters)
@@ -470,7 +472,7 @@ async def prepare_clients(
         if pooled is not None:
             users[pooled] += 1
             pools[pooled] = adapter.clients
-    wanted = {pooled: min(n, connections or n) for pooled, n in users.items()}
+    wanted = {pooled: min(n * each, connections or n * each) for pooled, n in users.items()}
     if sync_clients:
         warm = [asyncio.to_thread(pools[p].warm_sync, p, n) for p, n in wanted.items()]
     else:

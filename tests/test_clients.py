@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from providers.bench.sweep import closed_loop
 from providers.catalog import pointed_at
 from providers.clients import ClientPool
 from providers.config import Config
@@ -266,6 +267,37 @@ def test_each_stream_finds_its_connection_open_before_the_clock(sim: SimServer, 
     assert ok
     assert len(ready) == {"async": 4, "threads": 4, "limit=2": 2, "sync": 1}[mode]
     assert after == ready
+
+
+def test_a_sweep_level_finds_a_connection_open_for_each_request_it_keeps_in_flight(
+    sim: SimServer,
+) -> None:
+    """A level of 4 keeps 4 requests in flight on one model: all 4 connections are opened
+    before its clock, and the level streams over exactly those."""
+
+    async def go() -> tuple[set[int], set[int], int, list[bool]]:
+        warmed = ClientPool()
+        adapter = make_adapter(MODELS[0])
+        adapter.share_clients(warmed)
+        await prepare_clients([adapter], False, None, each=4)
+        ready = open_to(sim)
+        level = await closed_loop(adapter, Request(PROMPT), 4, requests=8)
+        after = open_to(sim)
+        await warmed.aclose()
+        # From cold, the sweep's own preparing opens them.
+        cold = ClientPool()
+        adapter = make_adapter(MODELS[0])
+        adapter.share_clients(cold)
+        await closed_loop(adapter, Request(PROMPT), 4, requests=4)
+        calls = cold.stats().warm_calls
+        await cold.aclose()
+        return ready, after, calls, [s.ok for s in level.samples]
+
+    ready, after, calls, ok = asyncio.run(go())
+    assert ok == [True] * 8
+    assert len(ready) == 4
+    assert after == ready
+    assert calls == 4
 
 
 def test_the_key_is_told_apart_by_a_digest_and_never_shown(

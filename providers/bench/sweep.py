@@ -121,7 +121,8 @@ async def closed_loop(
     start) lets a caller measure what finished when it is interrupted. A model that has only
     failed stops after `GIVE_UP_AFTER` failures, rather than spin through instant errors.
     """
-    await prepare_clients([adapter], False, request.timeout)
+    # Each of the level's requests finds a connection open, not only the first.
+    await prepare_clients([adapter], False, request.timeout, each=level)
     results = [] if results is None else results
     t0 = time.perf_counter()
     deadline = None if duration is None else t0 + duration
