@@ -154,12 +154,14 @@ class Runner(Generic[RunT]):
                 raise  # our caller was cancelled, not just this side
 
     def _stream_sync(self, adapter: Adapter, request: Request, result: Result) -> None:
-        """Fold one blocking stream into `result`, stopping at its end or at a cancel."""
+        """Fold one blocking stream into `result`, stopping at a failure or a cancel. A finished
+        answer's stream is read on to its end (briefly: the body's last bytes), so that its
+        connection serves the next request."""
         stream = adapter.stream_sync(request, self._cancel)
         try:
             for event in stream:
                 result.apply(event)
-                if result.state.over:
+                if result.state.over and result.state is not State.DONE:
                     break
         finally:
             stream.close()

@@ -152,6 +152,19 @@ class _Watchdog:
 _watchdog = _Watchdog()
 
 
+def hurry(seconds: float) -> None:
+    """Bring the deadline of the request this thread reads to at most `seconds` from now, for
+    what is left once its answer is whole (a body's end after its end marker): a server that
+    holds the body open must not hold the thread until the request's own deadline."""
+    watch = getattr(_current, "watch", None)
+    if watch is None:
+        return
+    soon = time.perf_counter() + seconds
+    if watch.deadline is None or soon < watch.deadline:
+        watch.deadline = soon
+        _watchdog.add(watch)
+
+
 def http_hooks() -> dict[str, list[Callable[[Any], None]]]:
     """`event_hooks` for an httpx or httpx2 client whose requests a `Watch` must be able to end."""
     return {"request": [_on_request], "response": [_on_response]}

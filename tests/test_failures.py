@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -229,14 +230,25 @@ def _openai_chunk(content: str | None = None, reason: str | None = None, **extra
     choice = {"index": 0, "delta": {} if content is None else {"content": content}}
     choices = [{**choice, "finish_reason": reason}]
     chunk = {"id": "c", "object": "chat.completion.chunk", "model": "x", "choices": choices}
-    return json.dumps({**chunk, **extra})
+    return json.dumps({**chunk, **extra}, ensure_ascii=False)
 
 
-def _run_openai_against(scripted: type[_Scripted], monkeypatch, body: str, mode: str) -> dict:
-    scripted.script = (200, "text/event-stream", body.encode())
-    monkeypatch.setenv("OPENAI_BASE_URL", scripted.url + "/v1")
+def _run_openai_against(
+    scripted: type[_Scripted],
+    monkeypatch,
+    body: str,
+    mode: str,
+    content_type: str = "text/event-stream",
+    *extra: str,
+) -> dict:
+    scripted.script = (200, content_type, body.encode())
+    return _run_openai(scripted.url, monkeypatch, mode, *extra)
+
+
+def _run_openai(url: str, monkeypatch, mode: str, *extra: str) -> dict:
+    monkeypatch.setenv("OPENAI_BASE_URL", url + "/v1")
     monkeypatch.setenv("OPENAI_API_KEY", "test-key")
-    out = modelrace("run", "hi", "-m", "openai:x", "--mode", mode, "--json", sim="")
+    out = modelrace("run", "hi", "-m", "openai:x", "--mode", mode, "--json", *extra, sim="")
     [result] = json.loads(out.stdout)["runs"][0]["results"]
     return result
 
@@ -277,7 +289,13 @@ def test_an_error_inside_an_openai_stream_shows_its_message_and_keeps_the_text(
 
 
 @pytest.mark.parametrize(
-    "bad", ['{"choices": "nope"}', '{"choices": [{"delta": "nope"}]}', '["a", "list"]']
+    "bad",
+    [
+        '{"choices": "nope"}',
+        '{"choices": [{"delta": "nope"}]}',
+        '["a", "list"]',
+        '{"choices": [{"delta": {"content": 42}}]}',
+    ],
 )
 def test_an_openai_chunk_of_the_wrong_shape_is_malformed(scripted, monkeypatch, bad):
     body = f"data: {_openai_chunk('Hel')}\n\ndata: {bad}\n\ndata: [DONE]\n\n"
@@ -292,6 +310,113 @@ def test_an_openai_stream_that_ends_without_done_is_not_finished(scripted, monke
     result = _run_openai_against(scripted, monkeypatch, body, "async")
 
     assert (result["ok"], result["text"], result["error_kind"]) == (False, "Hel", "dropped")
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_an_openai_answer_is_whole_at_done_though_the_server_holds_the_body_open(mode, monkeypatch):
+    """After `[DONE]` a server keeps sending keep-alives for 30 s before it ends the body: the
+    answer is done at `[DONE]`, not timed out, and the run does not wait for the body."""
+    usage = {"prompt_tokens": 2, "completion_tokens": 1}
+    events = [
+        f"data: {_openai_chunk('Hel', 'stop')}\n\n",
+        f"data: {_openai_chunk(choices=[], usage=usage)}\n\n",
+        "data: [DONE]\n\n",
+    ]
+    server, url = _held_open(events)
+    try:
+        started = time.monotonic()
+        result = _run_openai(url, monkeypatch, mode, "--timeout", "20")
+        took = time.monotonic() - started
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (result["ok"], result["text"], result["error"]) == (True, "Hel", None)
+    assert result["output_tokens"] == 1
+    assert took < 15, took  # not held to the 20 s deadline by the open body
+
+
+def _held_open(events: list[str]) -> tuple[ThreadingHTTPServer, str]:
+    """A server that streams `events` in chunked encoding, then only `: ping`s for 30 s."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length") or 0))
+            self.send_response(200)
+            self.send_header("content-type", "text/event-stream")
+            self.send_header("transfer-encoding", "chunked")
+            self.end_headers()
+            try:
+                for event in [*events, *[": ping\n\n"] * 300]:
+                    data = event.encode()
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                    self.wfile.flush()
+                    if event.startswith(":"):
+                        time.sleep(0.1)
+                self.wfile.write(b"0\r\n\r\n")
+            except OSError:
+                pass
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_an_openai_stream_splits_lines_only_at_line_ends_and_reads_utf8(
+    scripted, monkeypatch, mode
+):
+    # U+2028, U+2029 and U+0085 are line ends to str.splitlines, not to an event stream; the
+    # charset in the header is wrong on purpose: event streams are UTF-8.
+    text = "caf\u00e9 a\u2028b\u2029c\u0085d"
+    body = "\ufeff" + f"data: {_openai_chunk(text, 'stop')}\n\ndata: [DONE]\n\n"
+    assert "\u2028" in body  # raw, as llama.cpp and vLLM send it
+    result = _run_openai_against(
+        scripted, monkeypatch, body, mode, "text/event-stream; charset=iso-8859-1"
+    )
+
+    assert (result["ok"], result["text"]) == (True, text), result
+
+
+def test_openai_chunks_in_events_named_message_and_content_in_parts_are_read(scripted, monkeypatch):
+    parts = [{"type": "thinking", "thinking": "hmm"}, {"type": "text", "text": "lo"}]
+    body = (
+        f"event: message\ndata: {_openai_chunk('Hel')}\n\n"
+        f"event:\ndata: {_openai_chunk(parts)}\n\n"
+        "event: progress\ndata: 42%\n\n"
+        f"data: {_openai_chunk('!', 'stop')}\n\ndata: [DONE]\n\n"
+    )
+    result = _run_openai_against(scripted, monkeypatch, body, "async")
+
+    assert (result["ok"], result["text"]) == (True, "Hello!"), result
+
+
+@pytest.mark.parametrize(
+    ("error", "message", "kind"),
+    [
+        (
+            {"error": "Input validation error", "error_type": "validation"},
+            "Input validation error",
+            "other",
+        ),
+        ({"object": "error", "message": "boom", "code": 400}, "HTTP 400: boom", "http"),
+        ({"error": {"message": "slow down", "code": 429}}, "HTTP 429: slow down", "rate_limited"),
+    ],
+    ids=["tgi", "vllm", "nested-code"],
+)
+def test_other_servers_in_stream_errors_show_their_words(
+    scripted, monkeypatch, error, message, kind
+):
+    body = f"data: {_openai_chunk('Hel')}\n\ndata: {json.dumps(error)}\n\n"
+    result = _run_openai_against(scripted, monkeypatch, body, "async")
+
+    assert (result["ok"], result["text"], result["error_kind"]) == (False, "Hel", kind), result
+    assert result["error"] == message
 
 
 def test_an_ollama_error_shows_the_servers_message_not_a_dict(scripted, monkeypatch):

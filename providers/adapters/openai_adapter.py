@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -10,10 +12,11 @@ from typing import Any, ClassVar
 
 from providers.adapters import stainless
 from providers.adapters.sse import EventReader
-from providers.base import Adapter, AsyncPieces, Done, Piece, Pieces, Tokens
+from providers.base import Adapter, AsyncPieces, Done, Piece, Pieces, Tokens, error_message
 from providers.environment import get_key
-from providers.failures import Classified, FailureKind, StreamError
+from providers.failures import Classified, FailureKind, StreamError, http_failure
 from providers.request import Request
+from providers.watchdog import hurry
 
 
 class OpenAIAdapter(Adapter):
@@ -94,29 +97,44 @@ class OpenAIAdapter(Adapter):
     def pieces_sync(self, client: Any, request: Request) -> Pieces:
         state, reader = _StreamState(), EventReader()
         with client.chat.completions.create(**self._params(request)) as stream:
-            for line in stream.response.iter_lines():
-                event = reader.line(line)
-                if event is not None:
+            body = stream.response.iter_bytes()
+            for piece in body:
+                for event in reader.feed(piece):
                     yield from state.read(*event)
+                if state.done:
+                    yield from state.end()
+                    # The rest is the body's end; read it so the connection serves again.
+                    hurry(DRAIN_S)
+                    with contextlib.suppress(Exception):
+                        for _ in body:
+                            pass
+                    return
         yield from state.end()
 
     async def pieces_async(self, client: Any, request: Request) -> AsyncPieces:
         state, reader = _StreamState(), EventReader()
         async with await client.chat.completions.create(**self._params(request)) as stream:
-            async for line in stream.response.aiter_lines():
-                event = reader.line(line)
-                if event is not None:
-                    for piece in state.read(*event):
-                        yield piece
-        for piece in state.end():
-            yield piece
+            body = stream.response.aiter_bytes()
+            async for piece in body:
+                for event in reader.feed(piece):
+                    for part in state.read(*event):
+                        yield part
+                if state.done:
+                    for part in state.end():
+                        yield part
+                    with contextlib.suppress(Exception):
+                        async with asyncio.timeout(DRAIN_S):
+                            async for _ in body:
+                                pass
+                    return
+        for part in state.end():
+            yield part
 
 
 class _StreamState:
     """Chunks read as the JSON they are (see providers/adapters/sse.py for why not through
     the SDK's objects). The finish reason comes before the usage chunk, so the end is only
-    known at the end. After `[DONE]` the body is still read to its end, as the SDK's async
-    stream does, so the connection can serve the next request."""
+    known at `[DONE]` (or the body's end, without one)."""
 
     def __init__(self) -> None:
         self.reason: str | None = None
@@ -128,12 +146,14 @@ class _StreamState:
         if data.startswith("[DONE]"):
             self.done = True
             return
-        chunk = json.loads(data)
-        error = chunk.get("error") if isinstance(chunk, dict) else None
-        if error:
-            raise _stream_error(error)
-        if name is not None:
-            return  # another API's named events; chat completions has none
+        try:
+            chunk = json.loads(data)
+        except ValueError:
+            if name not in _CHUNK_EVENTS:
+                return  # a server's own named event (a ping, progress), not a chunk
+            raise
+        if isinstance(chunk, dict) and (chunk.get("error") or chunk.get("object") == "error"):
+            raise _stream_error(chunk)
         try:
             yield from self._fold(chunk)
         except (KeyError, TypeError, AttributeError) as exc:
@@ -143,8 +163,10 @@ class _StreamState:
     def _fold(self, chunk: Any) -> Iterator[Piece]:
         for choice in chunk.get("choices") or ():
             delta = choice.get("delta")
-            if delta and delta.get("content"):
-                yield delta["content"]
+            if delta:
+                text = _text(delta.get("content"))
+                if text:
+                    yield text
             if choice.get("finish_reason"):
                 self.reason = choice["finish_reason"]
         usage = chunk.get("usage")
@@ -156,11 +178,33 @@ class _StreamState:
             yield Done(self.reason)
 
 
-def _stream_error(error: Any) -> StreamError:
-    """An error sent inside a 200 stream: its message, in the SDK's words when it has none."""
-    message = error.get("message") if isinstance(error, dict) else None
-    if not message or not isinstance(message, str):
-        message = "An error occurred during streaming"
+# Chat completions' chunks come unnamed; `message` is the name an unnamed event has by the spec.
+_CHUNK_EVENTS = (None, "", "message")
+# After `[DONE]`, how long the body's end may take before the connection is dropped instead.
+DRAIN_S = 0.5
+
+
+def _text(content: Any) -> str | None:
+    """A delta's text: a string, or (as some servers send it) a list of parts, of which the
+    text ones count; anything else is a chunk of the wrong shape."""
+    if content is None or isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            p["text"] for p in content if p.get("type") == "text" and isinstance(p["text"], str)
+        )
+    raise TypeError(f"content of type {type(content).__name__}")
+
+
+def _stream_error(body: dict[str, Any]) -> StreamError:
+    """An error sent inside a 200 stream, in the server's words (OpenAI nests it under
+    `error`, others send a string or a top-level `object: error`)."""
+    message = error_message(body) or "An error occurred during streaming"
+    inner = body.get("error")
+    code = (inner if isinstance(inner, dict) else body).get("code")
+    if isinstance(code, int) and 400 <= code <= 599:
+        found = http_failure(code, message)
+        return StreamError(message, found.kind, code)
     return StreamError(message, FailureKind.OTHER)
 
 

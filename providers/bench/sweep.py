@@ -122,7 +122,8 @@ async def closed_loop(
     failed stops after `GIVE_UP_AFTER` failures, rather than spin through instant errors.
     """
     # Each of the level's requests finds a connection open, not only the first.
-    await prepare_clients([adapter], False, request.timeout, each=level)
+    in_flight = level if requests is None else min(level, requests)
+    await prepare_clients([adapter], False, request.timeout, each=in_flight)
     results = [] if results is None else results
     t0 = time.perf_counter()
     deadline = None if duration is None else t0 + duration
