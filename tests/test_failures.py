@@ -335,6 +335,37 @@ def test_an_openai_answer_is_whole_at_done_though_the_server_holds_the_body_open
     assert took < 15, took  # not held to the 20 s deadline by the open body
 
 
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_an_anthropic_answer_is_whole_at_message_stop_though_the_body_stays_open(mode, monkeypatch):
+    start = {"type": "message_start", "message": {"usage": {"input_tokens": 3}}}
+    delta = {"type": "content_block_delta", "delta": {"type": "text_delta", "text": "Hel"}}
+    stop = {
+        "type": "message_delta",
+        "delta": {"stop_reason": "end_turn"},
+        "usage": {"output_tokens": 1},
+    }
+    events = [
+        f"event: {e['type']}\ndata: {json.dumps(e)}\n\n"
+        for e in (start, delta, stop, {"type": "message_stop"})
+    ]
+    server, url = _held_open(events)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", url)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
+    try:
+        started = time.monotonic()
+        out = modelrace(
+            "run", "hi", "-m", "anthropic:x", "--mode", mode, "--json", "--timeout", "20", sim=""
+        )
+        took = time.monotonic() - started
+    finally:
+        server.shutdown()
+        server.server_close()
+    [result] = json.loads(out.stdout)["runs"][0]["results"]
+    assert (result["ok"], result["text"], result["error"]) == (True, "Hel", None), result
+    assert (result["input_tokens"], result["output_tokens"]) == (3, 1)
+    assert took < 15, took
+
+
 def _held_open(events: list[str]) -> tuple[ThreadingHTTPServer, str]:
     """A server that streams `events` in chunked encoding, then only `: ping`s for 30 s."""
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from providers.adapters import stainless
+from providers.adapters.sse import drain_async, drain_sync
 from providers.base import Adapter, AsyncPieces, Done, Piece, Pieces, Tokens
 from providers.failures import Classified, FailureKind, StreamError
 from providers.request import Request
@@ -85,8 +86,13 @@ class AnthropicAdapter(Adapter):
 
         state = _StreamState()
         with client.messages.create(**self._params(request)) as stream:
-            for sse in Stream.raw_events(stream.response):
+            events = Stream.raw_events(stream.response)
+            for sse in events:
                 yield from state.read(sse.event, sse.data)
+                if state.stopped:
+                    yield from state.end()
+                    drain_sync(events)
+                    return
         yield from state.end()
 
     async def pieces_async(self, client: Any, request: Request) -> AsyncPieces:
@@ -94,9 +100,15 @@ class AnthropicAdapter(Adapter):
 
         state = _StreamState()
         async with await client.messages.create(**self._params(request)) as stream:
-            async for sse in AsyncStream.raw_events(stream.response):
+            events = AsyncStream.raw_events(stream.response)
+            async for sse in events:
                 for piece in state.read(sse.event, sse.data):
                     yield piece
+                if state.stopped:
+                    for piece in state.end():
+                        yield piece
+                    await drain_async(events)
+                    return
         for piece in state.end():
             yield piece
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import os
 import sys
@@ -11,12 +9,11 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from providers.adapters import stainless
-from providers.adapters.sse import EventReader
+from providers.adapters.sse import EventReader, drain_async, drain_sync
 from providers.base import Adapter, AsyncPieces, Done, Piece, Pieces, Tokens, error_message
 from providers.environment import get_key
 from providers.failures import Classified, FailureKind, StreamError, http_failure
 from providers.request import Request
-from providers.watchdog import hurry
 
 
 class OpenAIAdapter(Adapter):
@@ -103,11 +100,7 @@ class OpenAIAdapter(Adapter):
                     yield from state.read(*event)
                 if state.done:
                     yield from state.end()
-                    # The rest is the body's end; read it so the connection serves again.
-                    hurry(DRAIN_S)
-                    with contextlib.suppress(Exception):
-                        for _ in body:
-                            pass
+                    drain_sync(body)
                     return
         yield from state.end()
 
@@ -122,10 +115,7 @@ class OpenAIAdapter(Adapter):
                 if state.done:
                     for part in state.end():
                         yield part
-                    with contextlib.suppress(Exception):
-                        async with asyncio.timeout(DRAIN_S):
-                            async for _ in body:
-                                pass
+                    await drain_async(body)
                     return
         for part in state.end():
             yield part
@@ -180,8 +170,6 @@ class _StreamState:
 
 # Chat completions' chunks come unnamed; `message` is the name an unnamed event has by the spec.
 _CHUNK_EVENTS = (None, "", "message")
-# After `[DONE]`, how long the body's end may take before the connection is dropped instead.
-DRAIN_S = 0.5
 
 
 def _text(content: Any) -> str | None:

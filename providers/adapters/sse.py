@@ -13,7 +13,33 @@ the response's `charset`, while an event stream is always UTF-8.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+
+from providers.watchdog import hurry
+
 Event = tuple[str | None, str]
+# Once an answer is whole (`[DONE]`, `message_stop`), how long the body's end may take: read,
+# the connection serves the next request; a server holding the body open loses it instead.
+DRAIN_S = 0.5
+
+
+def drain_sync(rest: Iterator[object]) -> None:
+    """Read what is left of a body whose answer is whole, for at most DRAIN_S (the request's
+    watchdog then shuts its socket)."""
+    hurry(DRAIN_S)
+    with contextlib.suppress(Exception):
+        for _ in rest:
+            pass
+
+
+async def drain_async(rest: AsyncIterator[object]) -> None:
+    """`drain_sync` for an async body: at most DRAIN_S."""
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(DRAIN_S):
+            async for _ in rest:
+                pass
 
 
 class EventReader:
