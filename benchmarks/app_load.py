@@ -433,7 +433,11 @@ def run_child(
 
 
 def spread(rows: list[dict[str, Any]], key: str, fmt: str = ".0f") -> str:
-    values = [r[key] for r in rows]
+    return span([r[key] for r in rows], fmt)
+
+
+def span(values: list[float], fmt: str) -> str:
+    """min–max, or one figure when both read the same."""
     low, high = min(values), max(values)
     if f"{low:{fmt}}" == f"{high:{fmt}}":
         return f"{low:{fmt}}"
@@ -443,10 +447,7 @@ def spread(rows: list[dict[str, Any]], key: str, fmt: str = ".0f") -> str:
 def cores_ratio(rows: list[dict[str, Any]]) -> str:
     """App cores over bare cores, per run pair (the app's and the bare run taken together)."""
     values = [r["cores"] / r["bare_cores"] for r in rows if r.get("bare_cores")]
-    if not values:
-        return "—"
-    low, high = min(values), max(values)
-    return f"{low:.2f}" if f"{low:.2f}" == f"{high:.2f}" else f"{low:.2f}–{high:.2f}"
+    return span(values, ".2f") if values else "—"
 
 
 def bare_spread(rows: list[dict[str, Any]], key: str, fmt: str) -> str:

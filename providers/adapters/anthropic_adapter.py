@@ -90,10 +90,9 @@ class AnthropicAdapter(Adapter):
             for sse in events:
                 yield from state.read(sse.event, sse.data)
                 if state.stopped:
-                    yield from state.end()
-                    drain_sync(events)
-                    return
-        yield from state.end()
+                    break
+            yield from state.end()
+            drain_sync(events)
 
     async def pieces_async(self, client: Any, request: Request) -> AsyncPieces:
         from anthropic import AsyncStream
@@ -105,12 +104,10 @@ class AnthropicAdapter(Adapter):
                 for piece in state.read(sse.event, sse.data):
                     yield piece
                 if state.stopped:
-                    for piece in state.end():
-                        yield piece
-                    await drain_async(events)
-                    return
-        for piece in state.end():
-            yield piece
+                    break
+            for piece in state.end():
+                yield piece
+            await drain_async(events)
 
 
 class _StreamState:

@@ -99,10 +99,9 @@ class OpenAIAdapter(Adapter):
                 for event in reader.feed(piece):
                     yield from state.read(*event)
                 if state.done:
-                    yield from state.end()
-                    drain_sync(body)
-                    return
-        yield from state.end()
+                    break
+            yield from state.end()
+            drain_sync(body)
 
     async def pieces_async(self, client: Any, request: Request) -> AsyncPieces:
         state, reader = _StreamState(), EventReader()
@@ -113,12 +112,10 @@ class OpenAIAdapter(Adapter):
                     for part in state.read(*event):
                         yield part
                 if state.done:
-                    for part in state.end():
-                        yield part
-                    await drain_async(body)
-                    return
-        for part in state.end():
-            yield part
+                    break
+            for part in state.end():
+                yield part
+            await drain_async(body)
 
 
 class _StreamState:

@@ -27,7 +27,7 @@ DRAIN_S = 0.5
 
 def drain_sync(rest: Iterator[object]) -> None:
     """Read what is left of a body whose answer is whole, for at most DRAIN_S (the request's
-    watchdog then shuts its socket)."""
+    watchdog then shuts its socket); nothing when the body has ended."""
     hurry(DRAIN_S)
     with contextlib.suppress(Exception):
         for _ in rest:
